@@ -1,0 +1,306 @@
+"""Readers from files to :class:`~datasets.pointcloud.PointCloud`.
+
+Supported (chosen by file extension):
+
+* ``.ply`` -- binary or ASCII; a point cloud (optional ``nx ny nz``) or, when it
+  has faces, a mesh that is sampled.
+* ``.xyz``, ``.pts``, ``.txt`` -- whitespace-separated ``x y z [nx ny nz]`` rows.
+* ``.npy`` -- an ``(N, 3)`` or ``(N, 6)`` array; ``.npz`` -- arrays ``points``
+  (and optionally ``normals``), or a single ``(N, 3|6)`` array.
+* ``.obj``, ``.off``, ``.stl`` -- meshes, sampled area-uniformly with face normals.
+* ``.pcd`` -- through Open3D.
+
+Parsing is done by trimesh, NumPy and Open3D. What they accept silently (a PLY
+whose header promises more vertices than it holds, faces indexing missing
+vertices) is checked here, and every failure is an :class:`InputError` naming
+the file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from datasets.pointcloud import PointCloud, make_point_cloud
+from sdf.errors import InputError
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to turn a file into points."""
+
+    mesh_samples: int = 100_000
+    """Points sampled on the surface when the file is a mesh."""
+    seed: int = 0
+    """Seed of the mesh surface sampling."""
+
+
+Reader = Callable[[Path, ReadOptions], PointCloud]
+_READERS: dict[str, Reader] = {}
+
+
+def _reader(*extensions: str) -> Callable[[Reader], Reader]:
+    def wrap(fn: Reader) -> Reader:
+        for ext in extensions:
+            _READERS[ext] = fn
+        return fn
+
+    return wrap
+
+
+def supported_extensions() -> list[str]:
+    """File extensions :func:`read_point_cloud` understands, sorted."""
+    return sorted(_READERS)
+
+
+def check_readable_file(path: str | Path) -> Path:
+    """Return ``path`` as a Path if it is an existing, readable, non-empty file.
+
+    Raises
+    ------
+    InputError
+        Missing, a directory, unreadable, or empty.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file", p)
+    if p.is_dir():
+        raise InputError("is a directory, expected a file", p)
+    if not os.access(p, os.R_OK):
+        raise InputError("cannot be read (permission denied)", p)
+    if p.stat().st_size == 0:
+        raise InputError("is empty (0 bytes)", p)
+    return p
+
+
+def read_point_cloud(path: str | Path, options: ReadOptions | None = None) -> PointCloud:
+    """Read a point cloud (or sample a mesh) from ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Input file; the format comes from its extension (case-insensitive).
+    options : ReadOptions, optional
+        Mesh sampling count and seed.
+
+    Returns
+    -------
+    PointCloud
+        Validated points (and unit normals when the file has them), world units.
+
+    Raises
+    ------
+    InputError
+        Missing/unreadable/empty file, unknown extension, malformed content, or
+        points that fail :func:`~datasets.pointcloud.make_point_cloud`.
+    """
+    options = options or ReadOptions()
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext not in _READERS:
+        if p.is_dir():
+            raise InputError("is a directory, expected a point-cloud or mesh file", p)
+        raise InputError(
+            f"unknown format {ext or '(no extension)'!r}; supported: {', '.join(supported_extensions())}", p
+        )
+    check_readable_file(p)
+    return _READERS[ext](p, options)
+
+
+# --------------------------------------------------------------------------- PLY
+
+
+@dataclass(frozen=True)
+class PlyHeader:
+    """The parts of a PLY header we cross-check against what a parser returns."""
+
+    format: str
+    element_counts: dict[str, int]
+
+
+def read_ply_header(path: Path) -> PlyHeader:
+    """Parse just the header of a PLY file (bounded to 64 KiB)."""
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if not head.startswith(b"ply"):
+        raise InputError("is not a PLY file (it does not start with 'ply')", path)
+    end = head.find(b"end_header")
+    if end < 0:
+        raise InputError("PLY header has no 'end_header' line (truncated or corrupt)", path)
+    fmt, counts = "", {}
+    for raw in head[:end].decode("ascii", errors="replace").splitlines():
+        parts = raw.split()
+        if len(parts) >= 2 and parts[0] == "format":
+            fmt = parts[1]
+        elif len(parts) == 3 and parts[0] == "element":
+            try:
+                counts[parts[1]] = int(parts[2])
+            except ValueError:
+                raise InputError(f"PLY header has a bad element count: {raw.strip()!r}", path) from None
+    if fmt not in ("ascii", "binary_little_endian", "binary_big_endian"):
+        raise InputError(f"PLY header has an unknown format {fmt!r}", path)
+    return PlyHeader(fmt, counts)
+
+
+@_reader(".ply")
+def _read_ply(path: Path, options: ReadOptions) -> PointCloud:
+    header = read_ply_header(path)
+    declared = header.element_counts.get("vertex", 0)
+    if declared == 0:
+        raise InputError("has no points (the PLY header declares 0 vertices)", path)
+    geometry = _trimesh_load(path, "ply")
+    got = len(geometry.vertices)
+    if got != declared:
+        raise InputError(f"PLY header declares {declared} vertices but the file holds {got} (truncated?)", path)
+    if header.element_counts.get("face", 0) > 0 and len(getattr(geometry, "faces", ())) > 0:
+        return _sample_mesh(geometry, path, options)
+    normals = _ply_vertex_normals(geometry)
+    return make_point_cloud(geometry.vertices, normals, source=path)
+
+
+def _ply_vertex_normals(geometry) -> np.ndarray | None:
+    """Per-vertex ``nx, ny, nz`` of a PLY point cloud as loaded by trimesh, if present."""
+    raw = geometry.metadata.get("_ply_raw", {}).get("vertex", {}).get("data")
+    if raw is None:
+        return None
+    names = raw.keys() if isinstance(raw, dict) else (raw.dtype.names or ())
+    if not {"nx", "ny", "nz"} <= set(names):
+        return None
+    return np.stack([np.asarray(raw[k], dtype=np.float64).reshape(-1) for k in ("nx", "ny", "nz")], axis=1)
+
+
+# -------------------------------------------------------------------------- meshes
+
+
+def _trimesh_load(path: Path, file_type: str):
+    import trimesh
+
+    try:
+        with open(path, "rb") as fh:
+            geometry = trimesh.load(fh, file_type=file_type, process=False)
+    except Exception as exc:  # parsers raise anything from ValueError to IndexError
+        raise InputError(f"cannot be read as {file_type.upper()} ({_short(exc)})", path) from None
+    if isinstance(geometry, trimesh.Scene):
+        meshes = [g for g in geometry.geometry.values() if isinstance(g, trimesh.Trimesh)]
+        if not meshes:
+            raise InputError(f"holds no mesh or points readable as {file_type.upper()}", path)
+        geometry = trimesh.util.concatenate(meshes)
+    if not hasattr(geometry, "vertices") or len(geometry.vertices) == 0:
+        raise InputError("has no points", path)
+    return geometry
+
+
+@_reader(".obj", ".off", ".stl")
+def _read_mesh(path: Path, options: ReadOptions) -> PointCloud:
+    geometry = _trimesh_load(path, path.suffix.lower().lstrip("."))
+    faces = np.asarray(getattr(geometry, "faces", np.zeros((0, 3))))
+    if len(faces) == 0:
+        # A mesh format holding only vertices is a point cloud.
+        return make_point_cloud(geometry.vertices, None, source=path)
+    return _sample_mesh(geometry, path, options)
+
+
+def _sample_mesh(mesh, path: Path, options: ReadOptions) -> PointCloud:
+    """Area-uniform surface samples of ``mesh`` with their face normals."""
+    import trimesh
+
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    faces = np.asarray(mesh.faces)
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        raise InputError(f"faces refer to vertex {int(faces.max())} but there are only {len(vertices)} vertices", path)
+    if not np.isfinite(vertices).all():
+        raise InputError("has NaN or infinite vertex coordinates", path)
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    if not mesh.area > 0:
+        raise InputError("mesh has zero surface area", path)
+    points, face_index = trimesh.sample.sample_surface(mesh, options.mesh_samples, seed=options.seed)
+    normals = mesh.face_normals[face_index]
+    return make_point_cloud(points, normals, source=path)
+
+
+# ---------------------------------------------------------------------------- text
+
+
+@_reader(".xyz", ".pts", ".txt")
+def _read_text(path: Path, options: ReadOptions) -> PointCloud:
+    try:
+        with open(path, "r", encoding="utf-8") as fh:
+            lines = [ln for ln in (raw.split("#", 1)[0].strip() for raw in fh) if ln]
+    except UnicodeDecodeError:
+        raise InputError("is not a text point file (binary content)", path) from None
+    if lines and len(lines[0].split()) == 1:
+        lines = lines[1:]  # some .pts files start with the point count
+    if not lines:
+        raise InputError("has no points", path)
+    try:
+        table = np.loadtxt(lines, dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise InputError(f"cannot be parsed as 'x y z [nx ny nz]' rows ({_short(exc)})", path) from None
+    return _from_columns(table, path)
+
+
+def _from_columns(table: np.ndarray, path: Path) -> PointCloud:
+    if table.ndim != 2 or table.shape[1] not in (3, 6):
+        cols = table.shape[1] if table.ndim == 2 else table.ndim
+        raise InputError(f"expected 3 (x y z) or 6 (x y z nx ny nz) columns, got {cols}", path)
+    normals = table[:, 3:6] if table.shape[1] == 6 else None
+    return make_point_cloud(table[:, :3], normals, source=path)
+
+
+# --------------------------------------------------------------------------- NumPy
+
+
+@_reader(".npy")
+def _read_npy(path: Path, options: ReadOptions) -> PointCloud:
+    try:
+        table = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise InputError(f"cannot be read as a NumPy .npy array ({_short(exc)})", path) from None
+    if table.size == 0:
+        raise InputError("has no points", path)
+    return _from_columns(np.asarray(table, dtype=np.float64), path)
+
+
+@_reader(".npz")
+def _read_npz(path: Path, options: ReadOptions) -> PointCloud:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except Exception as exc:
+        raise InputError(f"cannot be read as a NumPy .npz archive ({_short(exc)})", path) from None
+    if "points" in arrays:
+        points = np.asarray(arrays["points"], dtype=np.float64)
+        if points.size == 0:
+            raise InputError("has no points", path)
+        return make_point_cloud(points, arrays.get("normals"), source=path)
+    if len(arrays) == 1:
+        table = np.asarray(next(iter(arrays.values())), dtype=np.float64)
+        if table.size == 0:
+            raise InputError("has no points", path)
+        return _from_columns(table, path)
+    raise InputError(f"expected an array named 'points' (found {', '.join(sorted(arrays)) or 'none'})", path)
+
+
+# --------------------------------------------------------------------------- PCD
+
+
+@_reader(".pcd")
+def _read_pcd(path: Path, options: ReadOptions) -> PointCloud:
+    import open3d as o3d
+
+    cloud = o3d.io.read_point_cloud(str(path), format="pcd")
+    points = np.asarray(cloud.points, dtype=np.float64)
+    if len(points) == 0:
+        raise InputError("has no points (or is not a readable PCD file)", path)
+    normals = np.asarray(cloud.normals, dtype=np.float64) if cloud.has_normals() else None
+    return make_point_cloud(points, normals, source=path)
+
+
+def _short(exc: BaseException) -> str:
+    """One-line description of a parser exception."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
