@@ -1,0 +1,9 @@
+"""Imports every module that registers components, so configs can name them.
+
+Add a module here when it registers a network, encoding, loss term or sampler.
+"""
+
+import datasets.sampling  # noqa: F401  samplers
+import sdf.encodings  # noqa: F401  encodings
+import sdf.losses  # noqa: F401  loss terms
+import sdf.networks  # noqa: F401  networks

@@ -1,0 +1,99 @@
+"""Input encodings: map unit-frame positions (N, 3) to network inputs (N, D).
+
+Convention: every encoding's output starts with the raw ``xyz`` columns, then its
+features. Geometric initialisations rely on it: they start the network as a
+sphere SDF of ``xyz`` and zero the weights of the extra features, so training
+starts from the same shape whatever the encoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from sdf.configtools import ComponentConfig
+from sdf.registry import Registry
+
+ENCODINGS: Registry = Registry("encoding")
+
+
+@dataclass
+class EncodingConfig(ComponentConfig):
+    """Base of encoding configs (chosen by ``name``)."""
+
+    name: str = "none"
+    registry: ClassVar[Registry] = ENCODINGS
+
+
+@dataclass
+class IdentityEncodingConfig(EncodingConfig):
+    """No encoding: the network sees ``xyz``."""
+
+    name: str = "none"
+
+
+class IdentityEncoding(nn.Module):
+    """Passes ``xyz`` through; ``out_dim`` = 3."""
+
+    out_dim = 3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+@ENCODINGS.register("none", IdentityEncodingConfig)
+def build_identity(cfg: IdentityEncodingConfig) -> IdentityEncoding:
+    return IdentityEncoding()
+
+
+@dataclass
+class FourierEncodingConfig(EncodingConfig):
+    """NeRF-style positional encoding ``[x, sin(2^k pi x), cos(2^k pi x)]``."""
+
+    name: str = "fourier"
+    num_frequencies: int = 6
+    """Octaves k = 0 .. num_frequencies-1."""
+    anneal_until: float = 0.0
+    """Fraction of training by which all octaves are switched on, low ones first
+    (coarse-to-fine; Nerfies' windowed encoding). 0 = all on from the start."""
+
+
+class FourierEncoding(nn.Module):
+    """``(N, 3) -> (N, 3 + 6 * num_frequencies)``.
+
+    With annealing, octave k is faded in by the window
+    ``(1 - cos(pi * clamp(a - k, 0, 1))) / 2`` where ``a`` grows linearly from 0
+    to ``num_frequencies`` over the first ``anneal_until`` of training. Shapes
+    then settle their topology at low frequency before detail is added -- without
+    it a torus can keep a membrane across its hole.
+    """
+
+    def __init__(self, num_frequencies: int, anneal_until: float = 0.0):
+        super().__init__()
+        self.register_buffer("freqs", torch.pi * 2.0 ** torch.arange(num_frequencies, dtype=torch.float32))
+        self.register_buffer("window", torch.ones(num_frequencies))
+        self.anneal_until = anneal_until
+        self.out_dim = 3 + 6 * num_frequencies
+
+    def set_training_progress(self, fraction: float) -> None:
+        """Update the octave window for the fraction of training done (1 = all on)."""
+        if self.anneal_until <= 0:
+            return
+        a = len(self.freqs) * min(fraction / self.anneal_until, 1.0)
+        k = torch.arange(len(self.freqs), dtype=torch.float32, device=self.window.device)
+        self.window.copy_((1.0 - torch.cos(torch.pi * (a - k).clamp(0.0, 1.0))) / 2.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scaled = x[:, None, :] * self.freqs[None, :, None]  # (N, K, 3)
+        w = self.window[None, :, None]
+        sin = (torch.sin(scaled) * w).reshape(len(x), -1)
+        cos = (torch.cos(scaled) * w).reshape(len(x), -1)
+        return torch.cat([x, sin, cos], dim=1)
+
+
+@ENCODINGS.register("fourier", FourierEncodingConfig)
+def build_fourier(cfg: FourierEncodingConfig) -> FourierEncoding:
+    return FourierEncoding(cfg.num_frequencies, cfg.anneal_until)

@@ -1,0 +1,200 @@
+"""Loss terms and their weighted combination.
+
+Each term is a small function ``term(cfg, probe) -> scalar`` returning an
+*unweighted* value, registered by name with its config dataclass. A config's
+``loss.terms`` maps a key to a term config; the key is the term's name unless
+the entry gives ``name:`` (so one term type can appear twice, on different
+groups). A weight is a number or a :class:`~sdf.schedules.Schedule`; a term
+whose weight is 0 at a step is not evaluated at that step.
+
+Groups (``surface``, ``uniform``, ``near``, ...) are the sampler's; see
+:mod:`datasets.sampling`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import torch
+
+from sdf.configtools import ComponentConfig
+from sdf.errors import ConfigError
+from sdf.field_probe import FieldProbe
+from sdf.registry import Registry
+from sdf.schedules import Schedule, is_always_zero, weight_at
+
+LOSS_TERMS: Registry = Registry("loss term")
+
+OFF_SURFACE = ["uniform", "near"]
+ALL_POINTS = ["surface", "uniform", "near"]
+
+
+@dataclass
+class LossTermConfig(ComponentConfig):
+    """Base of loss-term configs: a weight and the sample groups it applies to."""
+
+    name: str = ""
+    weight: float | Schedule = 1.0
+    """Multiplier, constant or scheduled over the fraction of training done."""
+    groups: list[str] = field(default_factory=lambda: list(ALL_POINTS))
+    """Sample groups the term is averaged over."""
+
+    registry: ClassVar[Registry] = LOSS_TERMS
+    needs_gradient: ClassVar[bool] = False
+    """Whether the term differentiates the field with respect to its input."""
+
+
+# ----------------------------------------------------------------------- terms
+
+
+@dataclass
+class SurfaceTermConfig(LossTermConfig):
+    """``mean |f(x)|`` on surface samples: the surface passes through the input."""
+
+    name: str = "surface"
+    groups: list[str] = field(default_factory=lambda: ["surface"])
+
+
+@LOSS_TERMS.register("surface", SurfaceTermConfig)
+def surface_term(cfg: SurfaceTermConfig, probe: FieldProbe) -> torch.Tensor:
+    return probe.sdf(cfg.groups).abs().mean()
+
+
+@dataclass
+class OffSurfaceTermConfig(LossTermConfig):
+    """``mean exp(-alpha |f(x)|)``: no spurious zero level set away from the data."""
+
+    name: str = "offsurface"
+    groups: list[str] = field(default_factory=lambda: ["uniform"])
+    alpha: float = 100.0
+    """Decay rate, 1/unit-frame length (SIREN/StEik use 100)."""
+
+
+@LOSS_TERMS.register("offsurface", OffSurfaceTermConfig)
+def offsurface_term(cfg: OffSurfaceTermConfig, probe: FieldProbe) -> torch.Tensor:
+    return torch.exp(-cfg.alpha * probe.sdf(cfg.groups).abs()).mean()
+
+
+@dataclass
+class EikonalTermConfig(LossTermConfig):
+    """Unit gradient norm: ``mean (|grad f| - 1)^p``, p = 2 (``l2``) or 1 (``l1``)."""
+
+    name: str = "eikonal"
+    norm: Literal["l1", "l2"] = "l2"
+    """Penalty on the norm deviation (StEik/DiGS use l1, IGR l2)."""
+
+    needs_gradient: ClassVar[bool] = True
+
+
+@LOSS_TERMS.register("eikonal", EikonalTermConfig)
+def eikonal_term(cfg: EikonalTermConfig, probe: FieldProbe) -> torch.Tensor:
+    deviation = probe.gradient(cfg.groups).norm(dim=1) - 1.0
+    return deviation.abs().mean() if cfg.norm == "l1" else deviation.pow(2).mean()
+
+
+@dataclass
+class NormalTermConfig(LossTermConfig):
+    """Gradient alignment with input normals where the input has them."""
+
+    name: str = "normal"
+    groups: list[str] = field(default_factory=lambda: ["surface"])
+    mode: Literal["oriented", "unoriented", "difference"] = "oriented"
+    """``oriented``: 1 - cos; ``unoriented``: 1 - |cos| (normals of unknown sign);
+    ``difference``: |grad f - n| (IGR)."""
+
+    needs_gradient: ClassVar[bool] = True
+
+
+@LOSS_TERMS.register("normal", NormalTermConfig)
+def normal_term(cfg: NormalTermConfig, probe: FieldProbe) -> torch.Tensor | None:
+    groups = [g for g in cfg.groups if g in probe.batch.normals]
+    if not groups:
+        return None  # the input has no normals
+    target = torch.cat([probe.batch.normals[g] for g in groups])
+    grad = probe.gradient(groups)
+    if cfg.mode == "difference":
+        return (grad - target).norm(dim=1).mean()
+    cos = torch.nn.functional.cosine_similarity(grad, target, dim=1, eps=1e-8)
+    return (1.0 - (cos.abs() if cfg.mode == "unoriented" else cos)).mean()
+
+
+# -------------------------------------------------------------------- combiner
+
+
+def default_terms() -> dict[str, LossTermConfig]:
+    """SIREN-style weights: surface 3000, off-surface 100, eikonal 50, normal 100."""
+    return {
+        "surface": SurfaceTermConfig(weight=3000.0),
+        "offsurface": OffSurfaceTermConfig(weight=100.0),
+        "eikonal": EikonalTermConfig(weight=50.0),
+        "normal": NormalTermConfig(weight=100.0),
+    }
+
+
+@dataclass
+class LossConfig:
+    """The loss: a weighted sum of named terms."""
+
+    terms: dict[str, LossTermConfig] = field(default_factory=default_terms)
+    """Term key -> term config; the key is the term name unless ``name`` is set."""
+
+    def validate(self, path: str) -> None:
+        if all(is_always_zero(t.weight) for t in self.terms.values()):
+            raise ConfigError(f"{path}.terms: every term has weight 0; nothing would be trained")
+
+
+@dataclass
+class LossValues:
+    """One step's loss: the total to minimise, and each term before/after weighting."""
+
+    total: torch.Tensor
+    unweighted: dict[str, torch.Tensor]
+    weighted: dict[str, torch.Tensor]
+
+    def as_floats(self) -> dict[str, float]:
+        """``loss/<key>``, ``weighted/<key>`` and ``loss/total`` as Python floats."""
+        out = {"loss/total": float(self.total.detach())}
+        out.update({f"loss/{k}": float(v.detach()) for k, v in self.unweighted.items()})
+        out.update({f"weighted/{k}": float(v.detach()) for k, v in self.weighted.items()})
+        return out
+
+
+class LossSet:
+    """Evaluates the configured terms at a training step and sums them.
+
+    Parameters
+    ----------
+    cfg : LossConfig
+    total_steps : int
+        Training length, to evaluate scheduled weights.
+    """
+
+    def __init__(self, cfg: LossConfig, total_steps: int):
+        self.terms = {k: t for k, t in cfg.terms.items() if not is_always_zero(t.weight)}
+        self.total_steps = total_steps
+        self._fns = {k: LOSS_TERMS.get(t.name).builder for k, t in self.terms.items()}
+
+    @property
+    def needs_gradient(self) -> bool:
+        """Whether any active term differentiates the field w.r.t. its input."""
+        return any(type(t).needs_gradient for t in self.terms.values())
+
+    def weights_at(self, step: int) -> dict[str, float]:
+        return {k: weight_at(t.weight, step, self.total_steps) for k, t in self.terms.items()}
+
+    def __call__(self, probe: FieldProbe, step: int) -> LossValues:
+        unweighted: dict[str, torch.Tensor] = {}
+        weighted: dict[str, torch.Tensor] = {}
+        for key, w in self.weights_at(step).items():
+            if w == 0:
+                continue
+            value = self._fns[key](self.terms[key], probe)
+            if value is None:
+                continue
+            unweighted[key] = value
+            weighted[key] = w * value
+        if not weighted:
+            raise ConfigError("loss.terms: no term applies to this input at this step")
+        total = torch.stack(list(weighted.values())).sum()
+        return LossValues(total, unweighted, weighted)

@@ -1,0 +1,254 @@
+"""The training loop: step counter, optimiser, clipping, guards and checkpoints.
+
+Networks, samplers and loss terms are plugged in; the trainer owns everything
+that is about time: which step it is, the learning-rate schedule, scheduled
+loss weights, when to checkpoint, and what to do when a step goes non-finite
+(roll back to the last good state and halve the learning rate).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from datasets.sampling import Sampler
+from sdf.checkpoint import save_checkpoint
+from sdf.errors import ConfigError, TrainingDivergedError, TrainingInterrupted
+from sdf.field_probe import FieldProbe
+from sdf.losses import LossSet
+from sdf.schedules import Schedule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings."""
+
+    iterations: int = 2000
+    """Optimiser steps."""
+    lr: float = 1e-3
+    """Adam learning rate at the start."""
+    lr_schedule: Schedule | None = None
+    """Multiplier on ``lr`` over the fraction of training; None = constant."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """Adam betas."""
+    weight_decay: float = 0.0
+    """Adam (L2) weight decay."""
+    grad_clip: float = 10.0
+    """Clip the global gradient norm to this value; 0 disables."""
+    checkpoint_every: int = 500
+    """Steps between checkpoints (also written at the end and on interrupt); 0 = only those."""
+    guard_every: int = 50
+    """Steps between in-memory snapshots used to recover from non-finite steps."""
+    max_recoveries: int = 5
+    """Give up after this many roll-backs."""
+
+    def validate(self, path: str) -> None:
+        if self.iterations < 0:
+            raise ConfigError(f"{path}.iterations: must be >= 0, got {self.iterations}")
+        if not self.lr > 0:
+            raise ConfigError(f"{path}.lr: must be > 0, got {self.lr}")
+        if self.grad_clip < 0 or self.checkpoint_every < 0 or self.guard_every < 1:
+            raise ConfigError(f"{path}: grad_clip/checkpoint_every must be >= 0 and guard_every >= 1")
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or resumed-and-finished) training run reports."""
+
+    steps: int
+    seconds: float
+    final_losses: dict[str, float]
+    recoveries: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Trainer:
+    """Fits a field to samples by minimising a :class:`~sdf.losses.LossSet`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The field, already on ``device``.
+    sampler : Sampler
+        Produces a :class:`~datasets.sampling.SampleBatch` per step.
+    losses : LossSet
+    cfg : TrainConfig
+    device : torch.device
+    checkpoint_path : Path, optional
+        Where checkpoints go; None disables checkpointing.
+    checkpoint_extra : dict, optional
+        Plain data stored in every checkpoint (config, normalisation, ...).
+    progress : bool
+        Show a tqdm bar.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        sampler: Sampler,
+        losses: LossSet,
+        cfg: TrainConfig,
+        *,
+        device: torch.device,
+        checkpoint_path: Path | None = None,
+        checkpoint_extra: dict[str, Any] | None = None,
+        progress: bool = True,
+        step_callback: Callable[[int, torch.nn.Module], None] | None = None,
+    ):
+        self.model = model
+        self.sampler = sampler
+        self.losses = losses
+        self.cfg = cfg
+        self.device = device
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_extra = dict(checkpoint_extra or {})
+        self.progress = progress
+        self.step_callback = step_callback
+        self.step = 0
+        self.lr_scale = 1.0  # lowered by recoveries
+        self.optimizer = torch.optim.Adam(
+            model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
+        )
+        self.recoveries: list[dict[str, Any]] = []
+        self.last_losses: dict[str, float] = {}
+        self.seconds = 0.0
+        # Checking finiteness forces a device sync; on GPUs do it every few steps.
+        self._check_every = 1 if device.type == "cpu" else 16
+
+    # ------------------------------------------------------------ state
+
+    def _lr_at(self, step: int) -> float:
+        sched = self.cfg.lr_schedule
+        mult = 1.0 if sched is None else sched.value_at(step / max(self.cfg.iterations, 1))
+        return self.cfg.lr * mult * self.lr_scale
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "lr_scale": self.lr_scale,
+            "seconds": self.seconds,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "recoveries": list(self.recoveries),
+            "last_losses": dict(self.last_losses),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.step = int(state["step"])
+        self.lr_scale = float(state["lr_scale"])
+        self.seconds = float(state.get("seconds", 0.0))
+        self.recoveries = list(state.get("recoveries", []))
+        self.last_losses = dict(state.get("last_losses", {}))
+
+    def save(self) -> None:
+        if self.checkpoint_path is not None:
+            save_checkpoint(self.checkpoint_path, {**self.checkpoint_extra, "trainer": self.state_dict()})
+
+    def _snapshot(self) -> dict[str, Any]:
+        return copy.deepcopy(
+            {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+             "sampler": self.sampler.state_dict(), "step": self.step}
+        )
+
+    def _recover(self, snapshot: dict[str, Any], reason: str) -> None:
+        if len(self.recoveries) >= self.cfg.max_recoveries:
+            raise TrainingDivergedError(
+                f"training diverged ({reason}) {len(self.recoveries) + 1} times; "
+                "lower train.lr or the loss weights"
+            )
+        bad_step = self.step
+        self.model.load_state_dict(snapshot["model"])
+        self.optimizer.load_state_dict(snapshot["optimizer"])
+        self.sampler.load_state_dict(snapshot["sampler"])
+        self.step = snapshot["step"]
+        self.lr_scale *= 0.5
+        # Advance the sampler so the retry does not replay the same batches.
+        self.sampler.sample()
+        event = {"at_step": bad_step, "rolled_back_to": self.step, "reason": reason, "lr_scale": self.lr_scale}
+        self.recoveries.append(event)
+        log.warning(
+            "non-finite %s at step %d; rolled back to step %d and lowered the learning rate to %.3g",
+            reason, bad_step, self.step, self._lr_at(self.step),
+        )
+
+    # ------------------------------------------------------------- loop
+
+    def _announce_progress(self, fraction: float) -> None:
+        """Tell modules with coarse-to-fine schedules how far training is (0..1)."""
+        for module in self.model.modules():
+            hook = getattr(module, "set_training_progress", None)
+            if callable(hook):
+                hook(fraction)
+
+    def train_step(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """One optimisation step; returns (loss, gradient norm, unweighted terms), not synced."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self._lr_at(self.step)
+        self._announce_progress(self.step / max(self.cfg.iterations, 1))
+        batch = self.sampler.sample()
+        probe = FieldProbe(self.model, batch, differentiable_inputs=self.losses.needs_gradient)
+        values = self.losses(probe, self.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        values.total.backward()
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if self.cfg.grad_clip > 0:
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+        else:
+            grad_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+        # A non-finite step is caught by fit() and rolled back, so step regardless.
+        self.optimizer.step()
+        self.step += 1
+        return values.total.detach(), grad_norm.detach(), {k: v.detach() for k, v in values.unweighted.items()}
+
+    def fit(self) -> TrainResult:
+        """Train from the current step to ``cfg.iterations``; checkpoint as configured."""
+        cfg = self.cfg
+        if self.step >= cfg.iterations:
+            return TrainResult(self.step, self.seconds, self.last_losses, self.recoveries)
+        self.model.train()
+        snapshot = self._snapshot()
+        bar = tqdm(total=cfg.iterations, initial=self.step, desc="train", unit="it",
+                   disable=not self.progress, dynamic_ncols=True, leave=False)
+        started = time.perf_counter() - self.seconds
+        try:
+            while self.step < cfg.iterations:
+                total, grad_norm, terms = self.train_step()
+                if self.step % self._check_every == 0 or self.step == cfg.iterations:
+                    if not (torch.isfinite(total) and torch.isfinite(grad_norm)):
+                        self._recover(snapshot, "loss" if not torch.isfinite(total) else "gradient")
+                        bar.n = self.step
+                        continue
+                    if self.step % cfg.guard_every == 0:
+                        snapshot = self._snapshot()
+                if self.step % 10 == 0 or self.step == cfg.iterations:
+                    self.last_losses = {"total": float(total), **{k: float(v) for k, v in terms.items()}}
+                    bar.set_postfix(loss=f"{self.last_losses['total']:.4g}", refresh=False)
+                bar.update(self.step - bar.n)
+                if self.step_callback is not None:
+                    self.step_callback(self.step, self.model)
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.iterations:
+                    self.seconds = time.perf_counter() - started
+                    self.save()
+        except KeyboardInterrupt:
+            self.seconds = time.perf_counter() - started
+            self.save()
+            raise TrainingInterrupted(self.step, self.checkpoint_path) from None
+        finally:
+            bar.close()
+        self.seconds = time.perf_counter() - started
+        self._announce_progress(1.0)
+        self.save()
+        self.model.eval()
+        return TrainResult(self.step, self.seconds, self.last_losses, self.recoveries)
