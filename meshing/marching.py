@@ -1,0 +1,62 @@
+"""Marching cubes on a sampled signed-distance grid (scikit-image).
+
+The volume is padded with one layer of positive ("outside") values first, so the
+extracted surface is always closed: where the zero level set would leave the
+grid it is capped at the boundary instead of left open. Faces are oriented with
+normals pointing outward, towards increasing signed distance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+
+from meshing.grid import Grid
+from sdf.errors import NoSurfaceError
+
+
+def marching_cubes(values: np.ndarray, grid: Grid, *, level: float = 0.0) -> trimesh.Trimesh:
+    """Extract the ``level`` iso-surface of ``values`` sampled on ``grid``.
+
+    Parameters
+    ----------
+    values : (nx, ny, nz) float ndarray
+        Signed distance at the grid nodes (negative inside).
+    grid : Grid
+        Where the nodes are; vertices are returned in the grid's frame.
+    level : float
+        Iso-value.
+
+    Returns
+    -------
+    trimesh.Trimesh
+        Closed, outward-oriented mesh in the grid's frame.
+
+    Raises
+    ------
+    NoSurfaceError
+        No node is below ``level``: the field never crosses it inside the grid.
+    """
+    from skimage.measure import marching_cubes as skimage_marching_cubes
+
+    values = np.asarray(values, dtype=np.float32)
+    finite = np.isfinite(values)
+    if not finite.all():
+        values = np.where(finite, values, np.float32(np.abs(values[finite]).max(initial=1.0)))
+    low, high = float(values.min()), float(values.max())
+    if not low < level:
+        raise NoSurfaceError(
+            f"the field is above {level:g} everywhere in the meshing box (min {low:.4g}); "
+            "no surface to extract -- training likely collapsed (try more iterations or a lower lr)"
+        )
+    if not high > level:
+        raise NoSurfaceError(
+            f"the field is below {level:g} everywhere in the meshing box (max {high:.4g}); "
+            "the surface lies outside the box or the sign is flipped"
+        )
+    outside = np.float32(max(abs(low), abs(high), abs(level)) + 1.0)
+    padded = np.pad(values, 1, mode="constant", constant_values=outside)
+    verts, faces, _, _ = skimage_marching_cubes(padded, level=level, gradient_direction="descent")
+    # Padding shifted indices by one node.
+    vertices = grid.to_frame(verts - 1.0)
+    return trimesh.Trimesh(vertices, faces.astype(np.int64), process=False)
