@@ -1,0 +1,1 @@
+"""Scoring reconstructions: surface metrics, benchmark folders and tables."""
