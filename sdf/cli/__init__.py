@@ -1,0 +1,78 @@
+"""``sdfrecon`` command line: one entry point, one module per subcommand.
+
+Each subcommand module exposes ``add_parser(subparsers)`` and a ``run(args)``
+that calls library functions. Errors the library raises on purpose
+(:class:`~sdf.errors.ReconError`) print as one line ``error: <msg>`` and exit
+with status 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import sys
+from typing import Sequence
+
+from sdf import __version__
+from sdf.errors import ReconError
+
+SUBCOMMANDS = ("reconstruct", "config")
+"""Modules under :mod:`sdf.cli`, in the order ``--help`` lists them."""
+
+EXIT_INTERRUPTED = 130
+
+
+class _OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sdfrecon",
+        description="Neural implicit surface reconstruction: point clouds or slices -> SDF -> mesh.",
+    )
+    parser.add_argument("--version", action="version", version=f"sdfrecon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"sdf.cli.{name}").add_parser(sub)
+    return parser
+
+
+def _raise_interrupt(signum, frame):  # SIGTERM -> same path as Ctrl-C
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter())
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        handlers=[handler], force=True)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return int(args.run(args) or 0)
+    except ReconError as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Options every subcommand shares."""
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

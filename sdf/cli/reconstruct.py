@@ -1,0 +1,92 @@
+"""``sdfrecon reconstruct``: point-cloud (or mesh) file -> watertight mesh."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from sdf.cli import add_common_options
+from sdf.cli.options import add_config_options, default_preset, overrides_from_args
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reconstruct",
+        help="reconstruct a mesh from a point cloud",
+        description="Train a neural SDF on a point cloud (.ply .xyz .pts .txt .npy .npz .pcd, or a mesh "
+                    ".obj .off .stl to sample) and write its zero level set as a closed mesh in the "
+                    "input's coordinates, plus OUT.json (run record), OUT.ckpt (checkpoint) and "
+                    "OUT.config.yaml (resolved config).",
+    )
+    p.add_argument("input", type=Path, help="input point cloud or mesh file")
+    p.add_argument("-o", "--output", type=Path,
+                   help="output mesh (.ply .obj .off .stl .glb); default: INPUT_STEM_mesh.ply here")
+    add_config_options(p)
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run whose checkpoint is OUTPUT.ckpt (its config is reused)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_common_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from datasets.readers import ReadOptions, read_point_cloud
+    from meshing.io import check_mesh_path, write_mesh
+    from sdf.atomic import atomic_write_text
+    from sdf.checkpoint import load_checkpoint
+    from sdf.config import config_from_dict, dump_config, resolve_config
+    from sdf.configtools import deep_merge, to_dict
+    from sdf.errors import ConfigError
+    from sdf.reconstruct import reconstruct
+    from sdf.run_files import RunFiles, write_json
+
+    t0 = time.perf_counter()
+    output = args.output or Path(f"{args.input.stem}_mesh.ply")
+    check_mesh_path(output)
+    files = RunFiles.for_mesh(output)
+    overrides = overrides_from_args(args)
+    resume_state = None
+    if args.resume and not args.overwrite:
+        if not files.checkpoint.exists():
+            raise ConfigError(f"--resume: no checkpoint {files.checkpoint} to continue")
+        if args.config is not None:
+            raise ConfigError("--resume continues with the checkpoint's config; do not pass --config")
+        resume_state = load_checkpoint(files.checkpoint)
+        changed = sorted(k for o in overrides for k in o if k not in ("mesh", "device"))
+        if changed:
+            raise ConfigError(f"--resume: only mesh and device options may change, not {', '.join(changed)}")
+        cfg = config_from_dict(deep_merge(resume_state["config"], _merged(overrides)))
+    else:
+        preset = args.config or default_preset(args.device)
+        cfg = resolve_config(preset, overrides)
+    files.check_writable(overwrite=args.overwrite, resume=resume_state is not None)
+    cloud = read_point_cloud(args.input, ReadOptions(mesh_samples=cfg.data.mesh_samples, seed=cfg.seed))
+    t_read = time.perf_counter()
+    result = reconstruct(cloud, cfg, checkpoint_path=files.checkpoint, resume=resume_state,
+                         progress=not args.quiet)
+    t_done = time.perf_counter()
+    write_mesh(result.mesh, files.mesh)
+    atomic_write_text(files.config, dump_config(cfg))
+    record = result.record
+    record["seconds"] = {"read": round(t_read - t0, 3), **record["seconds"],
+                         "write": round(time.perf_counter() - t_done, 3)}
+    record["seconds"]["total"] = round(time.perf_counter() - t0, 3)
+    record["output"] = {"mesh": str(files.mesh), "checkpoint": str(files.checkpoint), "config": str(files.config)}
+    record["config"] = to_dict(cfg)
+    write_json(files.record, record)
+    mesh = result.mesh
+    print(f"mesh: {files.mesh} ({len(mesh.vertices)} vertices, {len(mesh.faces)} faces, "
+          f"{'watertight' if mesh.is_watertight else 'NOT watertight'}) in {record['seconds']['total']:.1f} s")
+    print(f"record: {files.record}")
+    return 0
+
+
+def _merged(overrides: list[dict]) -> dict:
+    from sdf.configtools import deep_merge
+
+    out: dict = {}
+    for o in overrides:
+        out = deep_merge(out, o)
+    return out

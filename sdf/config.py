@@ -1,0 +1,155 @@
+"""The reconstruction config: typed schema, YAML presets and overrides.
+
+Resolution order (later wins): dataclass defaults <- preset chain (a preset may
+``inherit:`` another) <- user YAML <- command-line ``key.path=value`` overrides.
+The result is validated into :class:`ReconConfig`; unknown keys and wrong
+types fail with the dotted path. Presets live in ``configs/*.yaml``.
+"""
+
+from __future__ import annotations
+
+import sys
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from datasets.sampling import SamplerConfig, SurfaceSamplerConfig
+from meshing.extract import MeshConfig
+from sdf.configtools import deep_merge, from_dict, to_dict
+from sdf.errors import ConfigError
+from sdf.fields import FieldConfig
+from sdf.losses import LossConfig
+from sdf.training import TrainConfig
+
+# Importing a component module registers its components with their registries.
+import sdf.components  # noqa: F401,E402  (registration side effect)
+
+
+@dataclass
+class DataConfig:
+    """How inputs are read."""
+
+    mesh_samples: int = 100_000
+    """Surface samples drawn when the input file is a mesh."""
+
+    def validate(self, path: str) -> None:
+        if self.mesh_samples < 10:
+            raise ConfigError(f"{path}.mesh_samples: must be >= 10, got {self.mesh_samples}")
+
+
+@dataclass
+class ReconConfig:
+    """Everything that defines a reconstruction run."""
+
+    seed: int = 0
+    """Seed of weights init and sampling; same seed + same device = same result."""
+    device: str = "auto"
+    """``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``."""
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    field: FieldConfig = dataclasses.field(default_factory=FieldConfig)
+    sampler: SamplerConfig = dataclasses.field(default_factory=SurfaceSamplerConfig)
+    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    mesh: MeshConfig = dataclasses.field(default_factory=MeshConfig)
+
+
+# ---------------------------------------------------------------- presets
+
+
+def preset_dirs() -> list[Path]:
+    """Folders searched for ``<name>.yaml`` presets: the source tree's ``configs/``,
+    then the one installed under ``<prefix>/share/sdfrecon/configs``."""
+    return [
+        Path(__file__).resolve().parent.parent / "configs",
+        Path(sys.prefix) / "share" / "sdfrecon" / "configs",
+    ]
+
+
+def available_presets() -> list[str]:
+    """Names of the bundled presets."""
+    names: set[str] = set()
+    for folder in preset_dirs():
+        if folder.is_dir():
+            names.update(p.stem for p in folder.glob("*.yaml"))
+    return sorted(names)
+
+
+def find_preset(name_or_path: str) -> Path:
+    """Path of a preset given by name (``steik``) or as a YAML file path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix.lower() in (".yaml", ".yml") or candidate.exists():
+        if not candidate.is_file():
+            raise ConfigError(f"--config {name_or_path}: no such file")
+        return candidate
+    for folder in preset_dirs():
+        path = folder / f"{name_or_path}.yaml"
+        if path.is_file():
+            return path
+    raise ConfigError(
+        f"--config {name_or_path}: unknown preset; available: {', '.join(available_presets())} "
+        "(or give a path to a YAML file)"
+    )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({' '.join(str(exc).split())})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def preset_mapping(name_or_path: str, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The plain mapping of a preset with its ``inherit:`` chain merged in."""
+    path = find_preset(name_or_path).resolve()
+    if path in _seen:
+        raise ConfigError(f"{path}: 'inherit' loops back to itself")
+    data = _read_yaml(path)
+    parent = data.pop("inherit", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: inherit must name one preset, got {parent!r}")
+    return deep_merge(preset_mapping(parent, _seen + (path,)), data)
+
+
+def resolve_config(preset: str | None = None, overrides: list[dict[str, Any]] | None = None) -> ReconConfig:
+    """Build a validated :class:`ReconConfig`.
+
+    Parameters
+    ----------
+    preset : str, optional
+        Preset name or YAML path; None uses the dataclass defaults only.
+    overrides : list of dict, optional
+        Nested mappings merged in order after the preset (see
+        :func:`sdf.configtools.parse_override`).
+
+    Returns
+    -------
+    ReconConfig
+    """
+    merged = to_dict(ReconConfig())
+    if preset is not None:
+        merged = deep_merge(merged, preset_mapping(preset))
+    for override in overrides or []:
+        merged = deep_merge(merged, override)
+    return from_dict(ReconConfig, merged)
+
+
+def config_from_dict(data: dict[str, Any]) -> ReconConfig:
+    """Re-validate a config stored as plain data (e.g. in a checkpoint)."""
+    return from_dict(ReconConfig, deep_merge(to_dict(ReconConfig()), data))
+
+
+def dump_config(cfg: ReconConfig) -> str:
+    """The config as YAML text a user can copy, edit and pass to ``--config``."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=False, width=100)

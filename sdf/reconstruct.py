@@ -1,0 +1,179 @@
+"""Point cloud -> trained field -> mesh, as one library call.
+
+This is the spine the CLI, benchmarks and examples use. It never touches the
+file system except for the optional checkpoint.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import trimesh
+
+from datasets.normalize import Normalization
+from datasets.pointcloud import PointCloud
+from datasets.sampling import SAMPLERS
+from meshing.extract import extract_mesh
+from sdf import __version__
+from sdf.config import ReconConfig, config_from_dict
+from sdf.configtools import to_dict
+from sdf.device import resolve_device
+from sdf.errors import ConfigError, InputError
+from sdf.fields import NeuralField, build_field
+from sdf.losses import LossSet
+from sdf.schedules import is_always_zero
+from sdf.training import Trainer
+
+
+@dataclass
+class Reconstruction:
+    """Result of :func:`reconstruct`.
+
+    Attributes
+    ----------
+    mesh : trimesh.Trimesh
+        Closed, outward-oriented mesh in the input's world coordinates.
+    field : NeuralField
+        The trained field (unit frame), in eval mode.
+    normalization : Normalization
+        World <-> unit frame transform used.
+    record : dict
+        JSON-ready run record: config, device, seconds per phase, final losses.
+    """
+
+    mesh: trimesh.Trimesh
+    field: NeuralField
+    normalization: Normalization
+    record: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def build_field_seeded(cfg: ReconConfig) -> NeuralField:
+    """The field of ``cfg`` with weights drawn from ``cfg.seed``, leaving the
+    global RNG untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return build_field(cfg.field)
+
+
+def field_sdf_fn(field: NeuralField) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``(N, 3) -> (N,)`` signed distance of ``field`` for inference."""
+
+    def sdf(x: torch.Tensor) -> torch.Tensor:
+        return field.sdf(x)
+
+    return sdf
+
+
+def reconstruct(
+    cloud: PointCloud,
+    cfg: ReconConfig,
+    *,
+    checkpoint_path: Path | None = None,
+    resume: dict[str, Any] | None = None,
+    progress: bool = True,
+    step_callback: Callable[[int, torch.nn.Module], None] | None = None,
+) -> Reconstruction:
+    """Fit a neural SDF to ``cloud`` and extract its zero level set.
+
+    Parameters
+    ----------
+    cloud : PointCloud
+        Input in world coordinates.
+    cfg : ReconConfig
+        Resolved config (see :func:`sdf.config.resolve_config`).
+    checkpoint_path : Path, optional
+        Where to write checkpoints during training.
+    resume : dict, optional
+        A checkpoint (from :func:`sdf.checkpoint.load_checkpoint`) to continue.
+    progress : bool
+        Show progress bars.
+    step_callback : callable, optional
+        Called as ``fn(step, model)`` after every step (snapshots, logging).
+
+    Returns
+    -------
+    Reconstruction
+    """
+    t0 = time.perf_counter()
+    device = resolve_device(cfg.device)
+    normalization = Normalization.fit(cloud.points)
+    if resume is not None:
+        normalization = Normalization.from_dict(resume["normalization"])
+    unit = PointCloud(normalization.to_unit(cloud.points), cloud.normals, cloud.source)
+    model = build_field_seeded(cfg).to(device)
+    sampler = SAMPLERS.build(cfg.sampler, data=unit, device=device, seed=cfg.seed)
+    losses = LossSet(cfg.loss, cfg.train.iterations)
+    _check_groups(cfg, sampler.groups)
+    trainer = Trainer(
+        model, sampler, losses, cfg.train, device=device, checkpoint_path=checkpoint_path,
+        checkpoint_extra={"config": to_dict(cfg), "normalization": normalization.to_dict(),
+                          "input": cloud.source},
+        progress=progress, step_callback=step_callback,
+    )
+    if resume is not None:
+        trainer.load_state_dict(resume["trainer"])
+    t_setup = time.perf_counter()
+    result = trainer.fit()
+    t_train = time.perf_counter()
+    model.eval()
+    lo, hi = unit.points.min(axis=0), unit.points.max(axis=0)
+    meshed = extract_mesh(field_sdf_fn(model), lo, hi, cfg.mesh, device=device)
+    mesh = meshed.mesh
+    mesh.vertices = normalization.to_world(mesh.vertices)
+    t_mesh = time.perf_counter()
+    record = {
+        "sdfrecon": __version__,
+        "input": {"source": cloud.source, "points": len(cloud), "normals": cloud.has_normals},
+        "device": str(device),
+        "host": {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version()},
+        "seconds": {
+            "setup": round(t_setup - t0, 3),
+            "train": round(t_train - t_setup, 3),
+            "train_total_including_resumed": round(result.seconds, 3),
+            "mesh": round(t_mesh - t_train, 3),
+        },
+        "train": {"steps": result.steps, "final_losses": result.final_losses, "recoveries": result.recoveries},
+        "mesh": {
+            "vertices": len(mesh.vertices), "faces": len(mesh.faces), "watertight": bool(mesh.is_watertight),
+            "grid": list(meshed.grid.shape), "queries": meshed.queries,
+        },
+        "normalization": normalization.to_dict(),
+        "config": to_dict(cfg),
+    }
+    return Reconstruction(mesh=mesh, field=model, normalization=normalization, record=record)
+
+
+def _check_groups(cfg: ReconConfig, sampler_groups: tuple[str, ...]) -> None:
+    """Every active loss term must apply to at least one group the sampler makes."""
+    for key, term in cfg.loss.terms.items():
+        if is_always_zero(term.weight):
+            continue
+        if not any(g in sampler_groups for g in term.groups):
+            raise ConfigError(
+                f"loss.terms.{key}.groups: none of {term.groups} is produced by sampler "
+                f"{cfg.sampler.name!r} (it makes {', '.join(sampler_groups)})"
+            )
+
+
+def load_trained_field(checkpoint: dict[str, Any], device: torch.device | str = "cpu") -> tuple[NeuralField, Normalization, ReconConfig]:
+    """Rebuild the trained field stored in a checkpoint (for viewing, re-meshing).
+
+    Returns
+    -------
+    (NeuralField in eval mode on ``device``, Normalization, ReconConfig)
+    """
+    try:
+        cfg = config_from_dict(checkpoint["config"])
+        model = build_field(cfg.field)
+        model.load_state_dict(checkpoint["trainer"]["model"])
+        normalization = Normalization.from_dict(checkpoint["normalization"])
+    except (KeyError, RuntimeError) as exc:
+        raise InputError(f"checkpoint does not hold a trained field ({type(exc).__name__}: {exc})") from None
+    return model.to(device).eval(), normalization, cfg
+
