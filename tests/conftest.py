@@ -1,0 +1,39 @@
+"""Shared fixtures: analytic shapes, a tiny training config, the shared data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+# Two cores on CI: keep torch from oversubscribing when pytest forks nothing.
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """Path under ../shared/data, skipping the test (with the reason) if absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data {path} not present (it lives beside the repo for developers/CI)")
+    return path
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def quick_overrides(iterations: int = 150, resolution: int = 64) -> list[dict]:
+    """Config overrides for a few-second CPU training run on a simple shape."""
+    return [{
+        "device": "cpu",
+        "train": {"iterations": iterations, "checkpoint_every": 0},
+        "mesh": {"resolution": resolution},
+        "sampler": {"surface_points": 2048, "uniform_points": 1024, "near_points": 1024},
+    }]

@@ -1,0 +1,189 @@
+import numpy as np
+import pytest
+import trimesh
+
+from datasets.pointcloud import make_point_cloud
+from datasets.readers import ReadOptions, read_point_cloud, supported_extensions
+from datasets.synthetic import sphere_points
+from sdf.errors import InputError
+from tests.helpers import write_ply
+
+
+@pytest.fixture
+def sphere():
+    return sphere_points(200, radius=2.0, center=(1.0, -2.0, 3.0), seed=3)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+@pytest.mark.parametrize("with_normals", [True, False])
+def test_ply_point_clouds(tmp_path, sphere, binary, with_normals):
+    pts, nrm = sphere
+    path = write_ply(tmp_path / "c.ply", pts, nrm if with_normals else None, binary=binary)
+    cloud = read_point_cloud(path)
+    np.testing.assert_allclose(cloud.points, pts, atol=1e-5)
+    assert cloud.has_normals == with_normals
+    if with_normals:
+        np.testing.assert_allclose(cloud.normals, nrm, atol=1e-5)
+
+
+@pytest.mark.parametrize("ext", [".xyz", ".pts", ".txt"])
+def test_text_formats(tmp_path, sphere, ext):
+    pts, nrm = sphere
+    path = tmp_path / f"c{ext}"
+    np.savetxt(path, np.hstack([pts, nrm]))
+    cloud = read_point_cloud(path)
+    np.testing.assert_allclose(cloud.points, pts, atol=1e-6)
+    assert cloud.has_normals
+    # x y z only, with a leading point count line (a .pts convention) and a comment
+    path.write_text(f"# comment\n{len(pts)}\n" + "".join(f"{x} {y} {z}\n" for x, y, z in pts))
+    cloud = read_point_cloud(path)
+    assert len(cloud) == len(pts) and not cloud.has_normals
+
+
+def test_numpy_formats(tmp_path, sphere):
+    pts, nrm = sphere
+    np.save(tmp_path / "a.npy", pts)
+    assert len(read_point_cloud(tmp_path / "a.npy")) == len(pts)
+    np.save(tmp_path / "b.npy", np.hstack([pts, nrm]))
+    assert read_point_cloud(tmp_path / "b.npy").has_normals
+    np.savez(tmp_path / "c.npz", points=pts, normals=nrm)
+    cloud = read_point_cloud(tmp_path / "c.npz")
+    np.testing.assert_allclose(cloud.normals, nrm, atol=1e-12)
+    np.savez(tmp_path / "d.npz", pts)
+    assert len(read_point_cloud(tmp_path / "d.npz")) == len(pts)
+
+
+@pytest.mark.parametrize("ext", [".obj", ".off", ".stl", ".ply"])
+def test_meshes_are_sampled_with_outward_normals(tmp_path, ext):
+    mesh = trimesh.creation.icosphere(subdivisions=3, radius=1.5)
+    path = tmp_path / f"m{ext}"
+    if ext == ".ply":
+        write_ply(path, mesh.vertices, faces=mesh.faces)
+    else:
+        mesh.export(path)
+    cloud = read_point_cloud(path, ReadOptions(mesh_samples=3000, seed=1))
+    assert len(cloud) == 3000 and cloud.has_normals
+    radial = np.linalg.norm(cloud.points, axis=1)
+    assert np.all(np.abs(radial - 1.5) < 0.05)
+    # outward: normal agrees with the radial direction
+    assert np.mean(np.sum(cloud.normals * cloud.points, axis=1) > 0) > 0.99
+    again = read_point_cloud(path, ReadOptions(mesh_samples=3000, seed=1))
+    np.testing.assert_array_equal(cloud.points, again.points)  # seeded
+
+
+def test_supported_extensions_listed():
+    assert {".ply", ".xyz", ".pts", ".txt", ".npy", ".npz", ".obj", ".off", ".stl"} <= set(supported_extensions())
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def _expect(path, pattern):
+    with pytest.raises(InputError) as info:
+        read_point_cloud(path)
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    assert "\n" not in message
+    assert pytest.importorskip("re").search(pattern, message), message
+
+
+def test_missing_file(tmp_path):
+    _expect(tmp_path / "nope.ply", "no such file")
+
+
+def test_unknown_extension(tmp_path):
+    p = tmp_path / "scan.abc"
+    p.write_text("1 2 3\n")
+    _expect(p, "unknown format '.abc'; supported: ")
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "empty.xyz"
+    p.write_bytes(b"")
+    _expect(p, "is empty")
+
+
+def test_truncated_binary_ply(tmp_path, sphere):
+    pts, nrm = sphere
+    full = write_ply(tmp_path / "full.ply", pts, nrm).read_bytes()
+    p = tmp_path / "trunc.ply"
+    p.write_bytes(full[: len(full) // 2])
+    _expect(p, "truncated|cannot be read as PLY")
+
+
+def test_ascii_ply_header_count_lie(tmp_path, sphere):
+    pts, _ = sphere
+    p = write_ply(tmp_path / "lie.ply", pts, binary=False)
+    p.write_bytes(p.read_bytes().replace(f"element vertex {len(pts)}".encode(), f"element vertex {len(pts) + 50}".encode()))
+    _expect(p, "declares|cannot be read as PLY")
+
+
+def test_nan_and_inf(tmp_path, sphere):
+    pts, _ = sphere
+    for bad in (np.nan, np.inf):
+        q = pts.copy()
+        q[5, 1] = bad
+        p = tmp_path / "bad.xyz"
+        np.savetxt(p, q)
+        _expect(p, "NaN or infinite")
+
+
+def test_too_few_points(tmp_path):
+    p = tmp_path / "few.xyz"
+    np.savetxt(p, np.random.default_rng(0).normal(size=(9, 3)))
+    _expect(p, "only 9 points; at least 10")
+
+
+def test_identical_points(tmp_path):
+    p = tmp_path / "same.xyz"
+    np.savetxt(p, np.ones((50, 3)))
+    _expect(p, "identical")
+
+
+def test_collinear_and_coplanar(tmp_path):
+    t = np.linspace(0, 1, 50)[:, None]
+    p = tmp_path / "line.xyz"
+    np.savetxt(p, t * [1.0, 2.0, 3.0])
+    _expect(p, "one line")
+    uv = np.random.default_rng(0).uniform(size=(50, 2))
+    p = tmp_path / "plane.xyz"
+    np.savetxt(p, np.hstack([uv, np.zeros((50, 1))]))
+    _expect(p, "one plane")
+
+
+def test_wrong_columns_and_garbage(tmp_path):
+    p = tmp_path / "cols.xyz"
+    np.savetxt(p, np.zeros((20, 4)))
+    _expect(p, "3 .* or 6 .* columns, got 4")
+    p = tmp_path / "garbage.xyz"
+    p.write_text("a b c\n" * 20)
+    _expect(p, "cannot be parsed")
+    p = tmp_path / "binary.xyz"
+    p.write_bytes(bytes(range(256)) * 4)
+    _expect(p, "binary content|cannot be parsed")
+
+
+def test_text_named_ply(tmp_path):
+    p = tmp_path / "text.ply"
+    p.write_text("1 2 3\n" * 20)
+    _expect(p, "not a PLY file")
+
+
+def test_directory_given(tmp_path):
+    d = tmp_path / "dir.ply"
+    d.mkdir()
+    _expect(d, "is a directory")
+
+
+def test_obj_faces_past_vertices(tmp_path):
+    p = tmp_path / "bad.obj"
+    p.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n")
+    with pytest.raises(InputError, match=str(p)):
+        read_point_cloud(p)
+
+
+def test_zero_length_normals_are_dropped(sphere):
+    pts, nrm = sphere
+    nrm = nrm.copy()
+    nrm[0] = 0
+    assert not make_point_cloud(pts, nrm).has_normals

@@ -1,0 +1,72 @@
+import pytest
+
+from sdf.config import available_presets, preset_mapping, resolve_config
+from sdf.configtools import parse_override
+from sdf.errors import ConfigError
+from sdf.losses import EikonalTermConfig
+from sdf.schedules import Schedule
+
+
+def test_defaults_resolve_and_presets_validate():
+    cfg = resolve_config()
+    assert cfg.train.iterations > 0
+    assert "default" in available_presets()
+    for name in available_presets():
+        resolve_config(name)  # every bundled preset is valid
+
+
+def test_unknown_key_names_dotted_path():
+    with pytest.raises(ConfigError, match=r"^train: unknown key lrr; valid: .*lr"):
+        resolve_config(None, [{"train": {"lrr": 1}}])
+
+
+def test_wrong_type_names_dotted_path():
+    with pytest.raises(ConfigError, match=r"^train.iterations: expected an integer"):
+        resolve_config(None, [{"train": {"iterations": "many"}}])
+    with pytest.raises(ConfigError, match=r"^field.network.activation: must be one of"):
+        resolve_config(None, [{"field": {"network": {"activation": "tanh"}}}])
+
+
+def test_unknown_component_lists_valid_names():
+    with pytest.raises(ConfigError, match=r"field.network.name: unknown network 'nope'; valid: .*mlp"):
+        resolve_config(None, [{"field": {"network": {"name": "nope"}}}])
+
+
+def test_override_parsing_and_precedence():
+    assert parse_override("train.lr=5e-4") == {"train": {"lr": 5e-4}}
+    cfg = resolve_config("default", [parse_override("train.lr=5e-4"), parse_override("seed=7")])
+    assert cfg.train.lr == 5e-4 and cfg.seed == 7
+    with pytest.raises(ConfigError):
+        parse_override("no-equals-sign")
+
+
+def test_loss_term_keyed_by_name_and_schedule_weight():
+    cfg = resolve_config(None, [{"loss": {"terms": {"eikonal": {"weight": {"knots": [[0, 10], [0.5, 0]]}}}}}])
+    term = cfg.loss.terms["eikonal"]
+    assert isinstance(term, EikonalTermConfig)
+    assert isinstance(term.weight, Schedule) and term.weight.value_at(0.25) == pytest.approx(5.0)
+
+
+def test_changing_component_name_replaces_its_options(tmp_path):
+    # 'fourier' options must not leak into 'none' when a later layer switches the encoding off.
+    cfg = resolve_config(None, [{"field": {"encoding": {"name": "fourier", "num_frequencies": 3}}},
+                                {"field": {"encoding": {"name": "none"}}}])
+    assert cfg.field.encoding.name == "none"
+
+
+def test_inherit_chain(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("train: {iterations: 11, lr: 0.01}\n")
+    child = tmp_path / "child.yaml"
+    child.write_text(f"inherit: {base}\ntrain: {{iterations: 22}}\n")
+    mapping = preset_mapping(str(child))
+    assert mapping["train"] == {"iterations": 22, "lr": 0.01}
+    loop = tmp_path / "loop.yaml"
+    loop.write_text(f"inherit: {loop}\n")
+    with pytest.raises(ConfigError, match="loops"):
+        preset_mapping(str(loop))
+
+
+def test_unknown_preset_lists_available():
+    with pytest.raises(ConfigError, match="unknown preset; available: .*default"):
+        resolve_config("no_such_preset")

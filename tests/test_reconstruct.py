@@ -1,0 +1,86 @@
+"""End-to-end: analytic point clouds -> trained SDF -> mesh, checked against the true surface."""
+
+import numpy as np
+import pytest
+
+from datasets.pointcloud import make_point_cloud
+from datasets.synthetic import sphere_points, sphere_sdf, torus_points, torus_sdf
+from evaluation.metrics import sample_surface
+from sdf.config import resolve_config
+from sdf.reconstruct import reconstruct
+from tests.conftest import quick_overrides
+
+
+def chamfer_to_analytic(mesh, sdf, gt_points):
+    """Two-sided mean distance: mesh samples -> exact surface (|sdf|), exact samples -> mesh samples."""
+    from scipy.spatial import cKDTree
+
+    pred, _ = sample_surface(mesh, 50_000, seed=1)
+    to_true = np.abs(sdf(pred)).mean()
+    to_pred = cKDTree(pred).query(gt_points)[0].mean()
+    return (to_true + to_pred) / 2.0
+
+
+@pytest.fixture(scope="module")
+def sphere_run():
+    pts, nrm = sphere_points(3000, radius=1.0, seed=0)
+    cfg = resolve_config("default", quick_overrides())
+    return pts, reconstruct(make_point_cloud(pts, nrm), cfg, progress=False)
+
+
+def test_sphere_chamfer_below_one_percent_of_diagonal(sphere_run):
+    pts, result = sphere_run
+    gt, _ = sphere_points(50_000, seed=9)
+    diag = np.linalg.norm(pts.max(0) - pts.min(0))
+    cd = chamfer_to_analytic(result.mesh, lambda p: sphere_sdf(p, 1.0), gt)
+    assert cd < 0.01 * diag, cd / diag
+    assert result.mesh.is_watertight and result.mesh.volume > 0
+
+
+def test_torus_chamfer_below_one_percent_of_diagonal():
+    pts, nrm = torus_points(4000, seed=0)
+    cfg = resolve_config("default", quick_overrides(iterations=250, resolution=80))
+    result = reconstruct(make_point_cloud(pts, nrm), cfg, progress=False)
+    gt, _ = torus_points(50_000, seed=9)
+    diag = np.linalg.norm(pts.max(0) - pts.min(0))
+    cd = chamfer_to_analytic(result.mesh, torus_sdf, gt)
+    assert cd < 0.01 * diag, cd / diag
+    assert result.mesh.is_watertight and result.mesh.euler_number == 0  # genus 1 kept
+
+
+def test_sphere_without_normals():
+    pts, _ = sphere_points(3000, radius=1.0, seed=2)
+    cfg = resolve_config("default", quick_overrides())
+    result = reconstruct(make_point_cloud(pts), cfg, progress=False)
+    gt, _ = sphere_points(50_000, seed=9)
+    assert chamfer_to_analytic(result.mesh, lambda p: sphere_sdf(p, 1.0), gt) < 0.01 * 2 * np.sqrt(3)
+
+
+def test_output_in_input_coordinates(sphere_run):
+    """A shifted and scaled input gives the same mesh shifted and scaled."""
+    pts, base = sphere_run
+    _, nrm = sphere_points(3000, radius=1.0, seed=0)
+    scale, shift = 250.0, np.array([1e4, -3e3, 42.0])
+    cfg = resolve_config("default", quick_overrides())
+    moved = reconstruct(make_point_cloud(pts * scale + shift, nrm), cfg, progress=False)
+    # Training happens in the unit frame, so the two runs are the same up to float rounding.
+    np.testing.assert_allclose(moved.mesh.vertices, base.mesh.vertices * scale + shift, rtol=0, atol=1e-3 * scale)
+    radial = np.linalg.norm(moved.mesh.vertices - shift, axis=1)
+    assert np.abs(radial - scale).mean() < 0.01 * scale
+
+
+def test_seed_determinism(sphere_run):
+    pts, first = sphere_run
+    _, nrm = sphere_points(3000, radius=1.0, seed=0)
+    again = reconstruct(make_point_cloud(pts, nrm), resolve_config("default", quick_overrides()), progress=False)
+    np.testing.assert_array_equal(first.mesh.vertices, again.mesh.vertices)
+    assert first.record["train"]["final_losses"] == again.record["train"]["final_losses"]
+
+
+def test_record_contents(sphere_run):
+    _, result = sphere_run
+    rec = result.record
+    assert rec["device"] == "cpu"
+    assert {"setup", "train", "mesh"} <= set(rec["seconds"])
+    assert rec["train"]["steps"] == 150 and "total" in rec["train"]["final_losses"]
+    assert rec["config"]["train"]["iterations"] == 150
