@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sdf.errors import InputError
+
+if TYPE_CHECKING:
+    from datasets.normalize import Normalization
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +38,27 @@ class PointCloud:
     normals: np.ndarray | None
     source: str
 
+    kind = "points"
+    """Input kind, for choosing presets and samplers (see :mod:`datasets.inputs`)."""
+
     @property
     def has_normals(self) -> bool:
         return self.normals is not None
 
     def __len__(self) -> int:
         return len(self.points)
+
+    def extent_points(self) -> np.ndarray:
+        """(N, 3) points whose bounding box the surface is expected to fill."""
+        return self.points
+
+    def transformed(self, normalization: "Normalization") -> "PointCloud":
+        """The same cloud in ``normalization``'s unit frame (normals unchanged)."""
+        return PointCloud(normalization.to_unit(self.points), self.normals, self.source)
+
+    def summary(self) -> dict:
+        """JSON-ready description for run records."""
+        return {"kind": self.kind, "source": self.source, "points": len(self), "normals": self.has_normals}
 
 
 def make_point_cloud(

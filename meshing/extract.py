@@ -28,12 +28,18 @@ class MeshConfig:
     """Grid nodes per network call (bounds memory)."""
     min_component_fraction: float = 0.01
     """Drop pieces with less than this fraction of the largest piece's area; 0 keeps all."""
+    snapshot_every: int = 0
+    """Write a mesh every this many training steps to OUTPUT.snapshots/ (0 = never)."""
+    snapshot_resolution: int = 96
+    """Grid resolution of those snapshot meshes."""
 
     def validate(self, path: str) -> None:
         if self.resolution < 2:
             raise ConfigError(f"{path}.resolution: must be >= 2, got {self.resolution}")
         if self.padding < 0 or self.chunk_points < 1 or not 0 <= self.min_component_fraction < 1:
             raise ConfigError(f"{path}: padding >= 0, chunk_points >= 1, 0 <= min_component_fraction < 1")
+        if self.snapshot_every < 0 or self.snapshot_resolution < 2:
+            raise ConfigError(f"{path}: snapshot_every >= 0 and snapshot_resolution >= 2")
 
 
 @dataclass

@@ -18,7 +18,7 @@ import yaml
 
 from datasets.sampling import SamplerConfig, SurfaceSamplerConfig
 from meshing.extract import MeshConfig
-from sdf.configtools import deep_merge, from_dict, to_dict
+from sdf.configtools import deep_merge, from_dict, merge_all, to_dict
 from sdf.errors import ConfigError
 from sdf.fields import FieldConfig
 from sdf.losses import LossConfig
@@ -137,12 +137,10 @@ def resolve_config(preset: str | None = None, overrides: list[dict[str, Any]] | 
     -------
     ReconConfig
     """
-    merged = to_dict(ReconConfig())
+    layers = [to_dict(ReconConfig())]
     if preset is not None:
-        merged = deep_merge(merged, preset_mapping(preset))
-    for override in overrides or []:
-        merged = deep_merge(merged, override)
-    return from_dict(ReconConfig, merged)
+        layers.append(preset_mapping(preset))
+    return from_dict(ReconConfig, merge_all(layers + list(overrides or [])))
 
 
 def config_from_dict(data: dict[str, Any]) -> ReconConfig:

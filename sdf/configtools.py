@@ -186,6 +186,14 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
+def merge_all(layers: list[dict]) -> dict:
+    """:func:`deep_merge` a list of mappings, later ones winning."""
+    merged: dict = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer)
+    return merged
+
+
 def parse_override(text: str) -> dict:
     """Turn ``"a.b.c=value"`` into ``{"a": {"b": {"c": value}}}``; value parsed as YAML."""
     if "=" not in text:
@@ -220,6 +228,7 @@ __all__ = [
     "from_dict",
     "to_dict",
     "deep_merge",
+    "merge_all",
     "parse_override",
     "replace",
 ]

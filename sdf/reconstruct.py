@@ -17,7 +17,7 @@ import torch
 import trimesh
 
 from datasets.normalize import Normalization
-from datasets.pointcloud import PointCloud
+from datasets.inputs import TrainingData
 from datasets.sampling import SAMPLERS
 from meshing.extract import extract_mesh
 from sdf import __version__
@@ -28,6 +28,7 @@ from sdf.errors import ConfigError, InputError
 from sdf.fields import NeuralField, build_field
 from sdf.losses import LossSet
 from sdf.schedules import is_always_zero
+from sdf.snapshots import SnapshotWriter
 from sdf.training import Trainer
 
 
@@ -71,24 +72,27 @@ def field_sdf_fn(field: NeuralField) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 def reconstruct(
-    cloud: PointCloud,
+    data: TrainingData,
     cfg: ReconConfig,
     *,
     checkpoint_path: Path | None = None,
+    snapshot_dir: Path | None = None,
     resume: dict[str, Any] | None = None,
     progress: bool = True,
     step_callback: Callable[[int, torch.nn.Module], None] | None = None,
 ) -> Reconstruction:
-    """Fit a neural SDF to ``cloud`` and extract its zero level set.
+    """Fit a neural SDF to ``data`` and extract its zero level set.
 
     Parameters
     ----------
-    cloud : PointCloud
-        Input in world coordinates.
+    data : TrainingData
+        Input in world coordinates (a point cloud, or slices).
     cfg : ReconConfig
         Resolved config (see :func:`sdf.config.resolve_config`).
     checkpoint_path : Path, optional
         Where to write checkpoints during training.
+    snapshot_dir : Path, optional
+        Where to write meshes every ``cfg.mesh.snapshot_every`` steps.
     resume : dict, optional
         A checkpoint (from :func:`sdf.checkpoint.load_checkpoint`) to continue.
     progress : bool
@@ -102,10 +106,16 @@ def reconstruct(
     """
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
-    normalization = Normalization.fit(cloud.points)
+    normalization = Normalization.fit(data.extent_points())
     if resume is not None:
         normalization = Normalization.from_dict(resume["normalization"])
-    unit = PointCloud(normalization.to_unit(cloud.points), cloud.normals, cloud.source)
+    unit = data.transformed(normalization)
+    extent = unit.extent_points()
+    lo, hi = extent.min(axis=0), extent.max(axis=0)
+    callbacks = [step_callback] if step_callback is not None else []
+    if snapshot_dir is not None and cfg.mesh.snapshot_every > 0:
+        callbacks.append(SnapshotWriter(snapshot_dir, cfg.mesh.snapshot_every, lo, hi, normalization,
+                                        cfg.mesh, cfg.mesh.snapshot_resolution, device))
     model = build_field_seeded(cfg).to(device)
     sampler = SAMPLERS.build(cfg.sampler, data=unit, device=device, seed=cfg.seed)
     losses = LossSet(cfg.loss, cfg.train.iterations)
@@ -113,8 +123,8 @@ def reconstruct(
     trainer = Trainer(
         model, sampler, losses, cfg.train, device=device, checkpoint_path=checkpoint_path,
         checkpoint_extra={"config": to_dict(cfg), "normalization": normalization.to_dict(),
-                          "input": cloud.source},
-        progress=progress, step_callback=step_callback,
+                          "input": data.source},
+        progress=progress, step_callback=_chain(callbacks),
     )
     if resume is not None:
         trainer.load_state_dict(resume["trainer"])
@@ -122,14 +132,13 @@ def reconstruct(
     result = trainer.fit()
     t_train = time.perf_counter()
     model.eval()
-    lo, hi = unit.points.min(axis=0), unit.points.max(axis=0)
     meshed = extract_mesh(field_sdf_fn(model), lo, hi, cfg.mesh, device=device)
     mesh = meshed.mesh
     mesh.vertices = normalization.to_world(mesh.vertices)
     t_mesh = time.perf_counter()
     record = {
         "sdfrecon": __version__,
-        "input": {"source": cloud.source, "points": len(cloud), "normals": cloud.has_normals},
+        "input": data.summary(),
         "device": str(device),
         "host": {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version()},
         "seconds": {
@@ -147,6 +156,18 @@ def reconstruct(
         "config": to_dict(cfg),
     }
     return Reconstruction(mesh=mesh, field=model, normalization=normalization, record=record)
+
+
+def _chain(callbacks: list[Callable[[int, torch.nn.Module], None]]) -> Callable[[int, torch.nn.Module], None] | None:
+    """One step callback calling each of ``callbacks`` in order (None if there are none)."""
+    if not callbacks:
+        return None
+
+    def call_all(step: int, model: torch.nn.Module) -> None:
+        for callback in callbacks:
+            callback(step, model)
+
+    return call_all
 
 
 def _check_groups(cfg: ReconConfig, sampler_groups: tuple[str, ...]) -> None:

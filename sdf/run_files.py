@@ -2,7 +2,7 @@
 
 ``out.ply`` -> ``out.json`` (run record), ``out.ckpt`` (checkpoint, for
 ``--resume`` and the viewer's SDF slice), ``out.config.yaml`` (resolved config,
-reusable with ``--config``).
+reusable with ``--config``), ``out.snapshots/`` (meshes during training, if asked).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class RunFiles:
     record: Path
     checkpoint: Path
     config: Path
+    snapshots: Path
 
     @classmethod
     def for_mesh(cls, mesh: str | Path) -> "RunFiles":
@@ -34,6 +35,7 @@ class RunFiles:
             record=stem.with_name(stem.name + ".json"),
             checkpoint=stem.with_name(stem.name + ".ckpt"),
             config=stem.with_name(stem.name + ".config.yaml"),
+            snapshots=stem.with_name(stem.name + ".snapshots"),
         )
 
     def check_writable(self, *, overwrite: bool, resume: bool) -> None:

@@ -142,3 +142,12 @@ def test_bad_options_are_one_line_errors(tmp_path, scan, capsys):
     assert main(["reconstruct", str(scan), "-o", str(out), "--resume"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_snapshots_written_during_training(tmp_path, scan):
+    out = tmp_path / "snap.ply"
+    assert main(["reconstruct", str(scan), "-o", str(out), *QUICK, "--snapshot-every", "20"]) == 0
+    shots = sorted(p.name for p in (tmp_path / "snap.snapshots").glob("*.ply"))
+    assert shots == ["step_000020.ply", "step_000040.ply", "step_000060.ply"]
+    last = trimesh.load(tmp_path / "snap.snapshots" / "step_000060.ply")
+    np.testing.assert_allclose(last.bounds.mean(axis=0), [5.0, 0.0, -1.0], atol=0.3)  # world coordinates

@@ -1,7 +1,8 @@
 """``sdfrecon`` command line: one entry point, one module per subcommand.
 
-Each subcommand module exposes ``add_parser(subparsers)`` and a ``run(args)``
-that calls library functions. Errors the library raises on purpose
+Each subcommand is a module here exposing ``add_parser(subparsers)`` (which sets
+``run`` as the parser default) and calls library functions; adding a module adds
+the subcommand. Errors the library raises on purpose
 (:class:`~sdf.errors.ReconError`) print as one line ``error: <msg>`` and exit
 with status 2; ``--debug`` shows the traceback instead.
 """
@@ -18,8 +19,16 @@ from typing import Sequence
 from sdf import __version__
 from sdf.errors import ReconError
 
-SUBCOMMANDS = ("reconstruct", "config")
-"""Modules under :mod:`sdf.cli`, in the order ``--help`` lists them."""
+HELP_ORDER = ("reconstruct", "evaluate", "benchmark", "view", "render", "slice", "config")
+"""Subcommands listed first in ``--help``, in this order; others follow alphabetically."""
+
+
+def subcommand_modules() -> list[str]:
+    """Names of the modules under :mod:`sdf.cli` that define a subcommand (``add_parser``)."""
+    import pkgutil
+
+    here = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_") and m.name != "options"]
+    return sorted(here, key=lambda n: (HELP_ORDER.index(n) if n in HELP_ORDER else len(HELP_ORDER), n))
 
 EXIT_INTERRUPTED = 130
 
@@ -36,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sdfrecon {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in SUBCOMMANDS:
+    for name in subcommand_modules():
         importlib.import_module(f"sdf.cli.{name}").add_parser(sub)
     return parser
 

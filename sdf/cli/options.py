@@ -39,14 +39,21 @@ def overrides_from_args(args: argparse.Namespace) -> list[dict[str, Any]]:
     return out
 
 
-def default_preset(device_name: str | None) -> str:
-    """Preset used when ``--config`` is not given: sized for the device that will run."""
+def default_preset(device_name: str | None, input_kind: str = "points") -> str:
+    """Preset used when ``--config`` is not given.
+
+    Slices get the ``slices`` preset. Point clouds get ``steik`` (the paper's
+    setting) when training will run on CUDA, else the CPU-sized ``default``.
+    """
     import torch
 
     from sdf.config import available_presets
 
+    presets = available_presets()
+    if input_kind == "slices" and "slices" in presets:
+        return "slices"
     wants_cuda = device_name not in (None, "auto") and device_name.startswith("cuda")
     on_cuda = wants_cuda or (device_name in (None, "auto") and torch.cuda.is_available())
-    if on_cuda and "steik" in available_presets():
+    if on_cuda and "steik" in presets:
         return "steik"
     return "default"

@@ -25,6 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_config_options(p)
     p.add_argument("--resume", action="store_true",
                    help="continue the run whose checkpoint is OUTPUT.ckpt (its config is reused)")
+    p.add_argument("--snapshot-every", type=int, metavar="K",
+                   help="also write the mesh every K steps to OUTPUT.snapshots/ (mesh.snapshot_every)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_common_options(p)
@@ -32,12 +34,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from datasets.readers import ReadOptions, read_point_cloud
+    from datasets.inputs import input_kind, read_input
+    from datasets.readers import ReadOptions
     from meshing.io import check_mesh_path, write_mesh
     from sdf.atomic import atomic_write_text
     from sdf.checkpoint import load_checkpoint
     from sdf.config import config_from_dict, dump_config, resolve_config
-    from sdf.configtools import deep_merge, to_dict
+    from sdf.configtools import merge_all, to_dict
     from sdf.errors import ConfigError
     from sdf.reconstruct import reconstruct
     from sdf.run_files import RunFiles, write_json
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     check_mesh_path(output)
     files = RunFiles.for_mesh(output)
     overrides = overrides_from_args(args)
+    if args.snapshot_every is not None:
+        overrides.append({"mesh": {"snapshot_every": args.snapshot_every}})
     resume_state = None
     if args.resume and not args.overwrite:
         if not files.checkpoint.exists():
@@ -57,14 +62,15 @@ def run(args: argparse.Namespace) -> int:
         changed = sorted(k for o in overrides for k in o if k not in ("mesh", "device"))
         if changed:
             raise ConfigError(f"--resume: only mesh and device options may change, not {', '.join(changed)}")
-        cfg = config_from_dict(deep_merge(resume_state["config"], _merged(overrides)))
+        cfg = config_from_dict(merge_all([resume_state["config"], *overrides]))
     else:
-        preset = args.config or default_preset(args.device)
+        preset = args.config or default_preset(args.device, input_kind(args.input))
         cfg = resolve_config(preset, overrides)
     files.check_writable(overwrite=args.overwrite, resume=resume_state is not None)
-    cloud = read_point_cloud(args.input, ReadOptions(mesh_samples=cfg.data.mesh_samples, seed=cfg.seed))
+    data = read_input(args.input, ReadOptions(mesh_samples=cfg.data.mesh_samples, seed=cfg.seed))
     t_read = time.perf_counter()
-    result = reconstruct(cloud, cfg, checkpoint_path=files.checkpoint, resume=resume_state,
+    result = reconstruct(data, cfg, checkpoint_path=files.checkpoint, snapshot_dir=files.snapshots,
+                         resume=resume_state,
                          progress=not args.quiet)
     t_done = time.perf_counter()
     write_mesh(result.mesh, files.mesh)
@@ -82,11 +88,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"record: {files.record}")
     return 0
 
-
-def _merged(overrides: list[dict]) -> dict:
-    from sdf.configtools import deep_merge
-
-    out: dict = {}
-    for o in overrides:
-        out = deep_merge(out, o)
-    return out
