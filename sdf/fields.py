@@ -7,11 +7,13 @@ distance (negative inside), see :mod:`sdf`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import nn
 
 from sdf.encodings import ENCODINGS, EncodingConfig, IdentityEncodingConfig
+from sdf.errors import ConfigError
 from sdf.networks import NETWORKS, GeometricMLPConfig, NetworkConfig
 
 
@@ -24,27 +26,44 @@ class FieldConfig:
     network: NetworkConfig = field(default_factory=GeometricMLPConfig)
     """Network on the encoded input (``name: mlp | ...``)."""
     outputs: int = 1
-    """Output channels: 1 = SDF; extra channels serve hybrid heads."""
+    """Output channels: channel 0 is the SDF; channel 1, when present, is an
+    occupancy logit (positive inside) for occupancy / Occ-SDF hybrid training."""
+    surface: Literal["sdf", "occupancy"] = "sdf"
+    """Which output is meshed: ``sdf`` (zero set of channel 0) or ``occupancy``
+    (zero set of the channel-1 logit, i.e. probability 0.5)."""
+
+    def validate(self, path: str) -> None:
+        if self.outputs < 1:
+            raise ConfigError(f"{path}.outputs: must be >= 1, got {self.outputs}")
+        if self.surface == "occupancy" and self.outputs < 2:
+            raise ConfigError(f"{path}.surface: 'occupancy' needs outputs >= 2 (channel 1 is the logit)")
 
 
 class NeuralField(nn.Module):
     """Encoding + network; ``forward(x: (N, 3)) -> (N, outputs)``."""
 
-    def __init__(self, encoding: nn.Module, network: nn.Module):
+    def __init__(self, encoding: nn.Module, network: nn.Module, surface: str = "sdf"):
         super().__init__()
         self.encoding = encoding
         self.network = network
+        self.surface = surface
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(self.encoding(x))
 
     def sdf(self, x: torch.Tensor) -> torch.Tensor:
-        """Signed distance only, (N,)."""
+        """Signed distance (channel 0), (N,)."""
         return self.forward(x)[:, 0]
+
+    def surface_value(self, x: torch.Tensor) -> torch.Tensor:
+        """(N,) values whose zero set is the surface, negative inside: the SDF, or
+        the negated occupancy logit when ``surface == "occupancy"``."""
+        out = self.forward(x)
+        return -out[:, 1] if self.surface == "occupancy" else out[:, 0]
 
 
 def build_field(cfg: FieldConfig) -> NeuralField:
     """Construct the field described by ``cfg`` (on the CPU, float32)."""
     encoding = ENCODINGS.build(cfg.encoding)
     network = NETWORKS.build(cfg.network, in_dim=encoding.out_dim, out_dim=cfg.outputs)
-    return NeuralField(encoding, network)
+    return NeuralField(encoding, network, surface=cfg.surface)

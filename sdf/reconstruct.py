@@ -62,13 +62,6 @@ def build_field_seeded(cfg: ReconConfig) -> NeuralField:
         return build_field(cfg.field)
 
 
-def field_sdf_fn(field: NeuralField) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``(N, 3) -> (N,)`` signed distance of ``field`` for inference."""
-
-    def sdf(x: torch.Tensor) -> torch.Tensor:
-        return field.sdf(x)
-
-    return sdf
 
 
 def reconstruct(
@@ -132,7 +125,7 @@ def reconstruct(
     result = trainer.fit()
     t_train = time.perf_counter()
     model.eval()
-    meshed = extract_mesh(field_sdf_fn(model), lo, hi, cfg.mesh, device=device)
+    meshed = extract_mesh(model.surface_value, lo, hi, cfg.mesh, device=device)
     mesh = meshed.mesh
     mesh.vertices = normalization.to_world(mesh.vertices)
     t_mesh = time.perf_counter()

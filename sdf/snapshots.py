@@ -58,7 +58,7 @@ class SnapshotWriter:
         was_training = model.training
         model.eval()
         try:
-            mesh = extract_mesh(lambda x: model(x)[:, 0], self.lo, self.hi, self.mesh_cfg, device=self.device).mesh
+            mesh = extract_mesh(model.surface_value, self.lo, self.hi, self.mesh_cfg, device=self.device).mesh
         except NoSurfaceError as exc:
             log.info("snapshot at step %d skipped: %s", step, exc)
             return
