@@ -11,9 +11,20 @@ Conventions (distances are unsquared Euclidean, world units, unless noted):
   nearest neighbours (ONet-style; orientation-blind), in [0, 1].
 * ``fscore`` at ``threshold`` -- harmonic mean of precision (fraction of rec
   samples within ``threshold`` of gt) and recall (gt samples within it of rec).
+  The threshold is absolute (world units) or relative: a fraction of the
+  ground truth's bounding-box diagonal (default 1 %); see :class:`MetricOptions`.
+* ``scan_chamfer`` / ``scan_hausdorff`` -- SRB's one-sided d_C-> / d_H->: mean /
+  max over the *input scan* points of their distance to the reconstruction.
+  SRB measures it against 1M reconstruction samples; here it is the exact
+  point-to-triangle distance (:func:`distance_to_surface`), the limit of that.
+* ``iou`` -- volumetric intersection over union of two watertight meshes, from
+  uniform samples in the union of their bounding boxes (:mod:`evaluation.iou`);
+  NaN when either mesh is not closed. ShapeNet/ONet data instead give labelled
+  occupancy points (``points.npz``), see :func:`evaluation.iou.iou_at_points`.
 
 Nearest neighbours come from scipy's cKDTree; every sampling takes a seed, so
 results are reproducible and independent of the input point order.
+:func:`evaluation.scoring.evaluate` computes all of the above in one call.
 """
 
 from __future__ import annotations
@@ -23,6 +34,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
+
+from sdf.errors import ConfigError
 
 
 def sample_surface(mesh: trimesh.Trimesh, count: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -165,3 +178,77 @@ def distance_to_surface(points: np.ndarray, mesh: trimesh.Trimesh) -> np.ndarray
     )
     query = o3d.core.Tensor((np.asarray(points, dtype=np.float64) - centre).astype(np.float32))
     return scene.compute_distance(query).numpy().astype(np.float64)
+
+
+@dataclass(frozen=True)
+class MetricOptions:
+    """How metrics are sampled and thresholded.
+
+    Attributes
+    ----------
+    samples : int
+        Area-uniform points drawn on each mesh surface (SRB protocol: 1,000,000).
+    seed : int
+        Seed of every sampling (surface points and IoU points).
+    fscore_threshold : float or None
+        Absolute F-score threshold, world units; None uses ``fscore_relative``.
+    fscore_relative : float
+        F-score threshold as a fraction of the ground truth's bounding-box diagonal.
+    iou_samples : int
+        Uniform points in the union bounding box for volumetric IoU (0 skips IoU).
+    """
+
+    samples: int = 100_000
+    seed: int = 0
+    fscore_threshold: float | None = None
+    fscore_relative: float = 0.01
+    iou_samples: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise ConfigError(f"samples: must be >= 1, got {self.samples}")
+        if self.iou_samples < 0:
+            raise ConfigError(f"iou_samples: must be >= 0, got {self.iou_samples}")
+        if self.fscore_threshold is not None and not self.fscore_threshold > 0:
+            raise ConfigError(f"fscore_threshold: must be > 0, got {self.fscore_threshold}")
+        if not self.fscore_relative > 0:
+            raise ConfigError(f"fscore_relative: must be > 0, got {self.fscore_relative}")
+
+    def threshold_for(self, gt_diagonal: float) -> float:
+        """The F-score threshold in world units for a ground truth of this bbox diagonal."""
+        if self.fscore_threshold is not None:
+            return float(self.fscore_threshold)
+        return float(self.fscore_relative * gt_diagonal)
+
+
+@dataclass(frozen=True)
+class ScanDistances:
+    """SRB's one-sided distances from the input scan to the reconstruction (world units)."""
+
+    mean: float
+    """d_C->: mean over scan points."""
+    max: float
+    """d_H->: max over scan points."""
+
+
+def scan_distances(scan_points: np.ndarray, rec: trimesh.Trimesh) -> ScanDistances:
+    """One-sided distances from (N, 3) input scan points to the surface of ``rec``.
+
+    Exact point-to-triangle distances (:func:`distance_to_surface`), so the
+    result does not depend on a sampling of ``rec`` nor on the point order.
+    """
+    d = distance_to_surface(scan_points, rec)
+    return ScanDistances(mean=float(d.mean()), max=float(d.max()))
+
+
+def is_closed(mesh: trimesh.Trimesh) -> bool:
+    """Whether ``mesh`` is watertight once coincident vertices are merged.
+
+    Files like STL store each triangle's corners separately, so the mesh as
+    loaded (``process=False``) looks open; merging first judges the surface.
+    """
+    if len(mesh.faces) == 0:
+        return False
+    merged = trimesh.Trimesh(np.asarray(mesh.vertices), np.asarray(mesh.faces), process=False)
+    merged.merge_vertices()
+    return bool(merged.is_watertight)
