@@ -1,7 +1,8 @@
 """Input encodings: map unit-frame positions (N, 3) to network inputs (N, D).
 
 Convention: every encoding's output starts with the raw ``xyz`` columns, then its
-features. Geometric initialisations rely on it: they start the network as a
+features. Builders take keyword ``device`` (where training will run: a backend may
+depend on it) and ``seed`` (for their own parameter initialisation). Geometric initialisations rely on it: they start the network as a
 sphere SDF of ``xyz`` and zero the weights of the extra features, so training
 starts from the same shape whatever the encoding.
 """
@@ -45,7 +46,7 @@ class IdentityEncoding(nn.Module):
 
 
 @ENCODINGS.register("none", IdentityEncodingConfig)
-def build_identity(cfg: IdentityEncodingConfig) -> IdentityEncoding:
+def build_identity(cfg: IdentityEncodingConfig, *, device: torch.device | None = None, seed: int = 0) -> IdentityEncoding:
     return IdentityEncoding()
 
 
@@ -95,5 +96,5 @@ class FourierEncoding(nn.Module):
 
 
 @ENCODINGS.register("fourier", FourierEncodingConfig)
-def build_fourier(cfg: FourierEncodingConfig) -> FourierEncoding:
+def build_fourier(cfg: FourierEncodingConfig, *, device: torch.device | None = None, seed: int = 0) -> FourierEncoding:
     return FourierEncoding(cfg.num_frequencies, cfg.anneal_until)

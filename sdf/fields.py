@@ -62,8 +62,9 @@ class NeuralField(nn.Module):
         return -out[:, 1] if self.surface == "occupancy" else out[:, 0]
 
 
-def build_field(cfg: FieldConfig) -> NeuralField:
-    """Construct the field described by ``cfg`` (on the CPU, float32)."""
-    encoding = ENCODINGS.build(cfg.encoding)
+def build_field(cfg: FieldConfig, *, device: torch.device | str = "cpu", seed: int = 0) -> NeuralField:
+    """Construct the field described by ``cfg`` (float32, on the CPU unless a backend
+    needs ``device``); call ``.to(device)`` on the result."""
+    encoding = ENCODINGS.build(cfg.encoding, device=torch.device(device), seed=seed)
     network = NETWORKS.build(cfg.network, in_dim=encoding.out_dim, out_dim=cfg.outputs)
     return NeuralField(encoding, network, surface=cfg.surface)

@@ -54,12 +54,12 @@ class Reconstruction:
     record: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def build_field_seeded(cfg: ReconConfig) -> NeuralField:
+def build_field_seeded(cfg: ReconConfig, device: torch.device | str = "cpu") -> NeuralField:
     """The field of ``cfg`` with weights drawn from ``cfg.seed``, leaving the
-    global RNG untouched."""
+    global RNG untouched; on ``device``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        return build_field(cfg.field)
+        return build_field(cfg.field, device=device, seed=cfg.seed).to(device)
 
 
 
@@ -109,7 +109,7 @@ def reconstruct(
     if snapshot_dir is not None and cfg.mesh.snapshot_every > 0:
         callbacks.append(SnapshotWriter(snapshot_dir, cfg.mesh.snapshot_every, lo, hi, normalization,
                                         cfg.mesh, cfg.mesh.snapshot_resolution, device))
-    model = build_field_seeded(cfg).to(device)
+    model = build_field_seeded(cfg, device)
     sampler = SAMPLERS.build(cfg.sampler, data=unit, device=device, seed=cfg.seed)
     losses = LossSet(cfg.loss, cfg.train.iterations)
     _check_groups(cfg, sampler.groups)
@@ -184,7 +184,7 @@ def load_trained_field(checkpoint: dict[str, Any], device: torch.device | str = 
     """
     try:
         cfg = config_from_dict(checkpoint["config"])
-        model = build_field(cfg.field)
+        model = build_field(cfg.field, device=device)
         model.load_state_dict(checkpoint["trainer"]["model"])
         normalization = Normalization.from_dict(checkpoint["normalization"])
     except (KeyError, RuntimeError) as exc:

@@ -38,6 +38,9 @@ class TrainConfig:
     """Adam learning rate at the start."""
     lr_schedule: Schedule | None = None
     """Multiplier on ``lr`` over the fraction of training; None = constant."""
+    lr_multipliers: dict[str, float] = field(default_factory=dict)
+    """Per-module learning-rate factors by parameter-name prefix, e.g.
+    ``{encoding: 10}`` trains hash-grid tables 10x faster than the MLP head."""
     betas: tuple[float, float] = (0.9, 0.999)
     """Adam betas."""
     weight_decay: float = 0.0
@@ -68,6 +71,20 @@ class TrainResult:
     seconds: float
     final_losses: dict[str, float]
     recoveries: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parameter_groups(model: torch.nn.Module, multipliers: dict[str, float]) -> list[dict[str, Any]]:
+    """Adam parameter groups: parameters whose name starts with a key of
+    ``multipliers`` (longest match wins) get that learning-rate factor, others 1."""
+    by_factor: dict[float, list[torch.nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        matches = [p for p in multipliers if name == p or name.startswith(p + ".")]
+        factor = multipliers[max(matches, key=len)] if matches else 1.0
+        by_factor.setdefault(factor, []).append(param)
+    unused = [p for p in multipliers if not any(n == p or n.startswith(p + ".") for n, _ in model.named_parameters())]
+    if unused:
+        raise ConfigError(f"train.lr_multipliers: no parameters under {', '.join(unused)}")
+    return [{"params": params, "lr_multiplier": factor} for factor, params in by_factor.items()]
 
 
 class Trainer:
@@ -115,7 +132,7 @@ class Trainer:
         self.step = 0
         self.lr_scale = 1.0  # lowered by recoveries
         self.optimizer = torch.optim.Adam(
-            model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
+            parameter_groups(model, cfg.lr_multipliers), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
         )
         self.recoveries: list[dict[str, Any]] = []
         self.last_losses: dict[str, float] = {}
@@ -194,8 +211,9 @@ class Trainer:
 
     def train_step(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """One optimisation step; returns (loss, gradient norm, unweighted terms), not synced."""
+        lr = self._lr_at(self.step)
         for group in self.optimizer.param_groups:
-            group["lr"] = self._lr_at(self.step)
+            group["lr"] = lr * group["lr_multiplier"]
         self._announce_progress(self.step / max(self.cfg.iterations, 1))
         batch = self.sampler.sample()
         probe = FieldProbe(self.model, batch, differentiable_inputs=self.losses.needs_gradient)
