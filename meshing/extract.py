@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 import trimesh
 
+from meshing.blocks import marching_cubes_band
 from meshing.cleanup import remove_small_components
 from meshing.grid import FieldFn, Grid, evaluate_grid
 from meshing.marching import marching_cubes
+from meshing.narrowband import evaluate_narrow_band, levels_for, nested_grid
 from sdf.errors import ConfigError
 
 
@@ -28,6 +31,15 @@ class MeshConfig:
     """Grid nodes per network call (bounds memory)."""
     min_component_fraction: float = 0.01
     """Drop pieces with less than this fraction of the largest piece's area; 0 keeps all."""
+    method: Literal["coarse_to_fine", "dense"] = "coarse_to_fine"
+    """``coarse_to_fine`` evaluates only a narrow band around the surface (same mesh
+    as ``dense`` while the field is at most ``lipschitz_safety``-Lipschitz, far fewer queries)."""
+    coarse_resolution: int = 32
+    """Resolution of the dense coarse grid the coarse-to-fine method starts from."""
+    lipschitz_safety: float = 2.0
+    """Assumed bound on |grad f| when ruling cells out; larger = safer, more queries."""
+    block_cells: int = 64
+    """Cells per block side for block-wise marching cubes (bounds memory)."""
     snapshot_every: int = 0
     """Write a mesh every this many training steps to OUTPUT.snapshots/ (0 = never)."""
     snapshot_resolution: int = 96
@@ -38,6 +50,8 @@ class MeshConfig:
             raise ConfigError(f"{path}.resolution: must be >= 2, got {self.resolution}")
         if self.padding < 0 or self.chunk_points < 1 or not 0 <= self.min_component_fraction < 1:
             raise ConfigError(f"{path}: padding >= 0, chunk_points >= 1, 0 <= min_component_fraction < 1")
+        if self.coarse_resolution < 2 or self.lipschitz_safety <= 0 or self.block_cells < 2:
+            raise ConfigError(f"{path}: coarse_resolution >= 2, lipschitz_safety > 0, block_cells >= 2")
         if self.snapshot_every < 0 or self.snapshot_resolution < 2:
             raise ConfigError(f"{path}: snapshot_every >= 0 and snapshot_resolution >= 2")
 
@@ -82,8 +96,18 @@ def extract_mesh(
         The field does not cross ``cfg.level`` inside the box.
     """
     pad = np.full(3, cfg.padding)
-    grid = Grid.covering(np.asarray(lo) - pad, np.asarray(hi) + pad, cfg.resolution)
-    values = evaluate_grid(field, grid, device=device, chunk_points=cfg.chunk_points)
-    mesh = marching_cubes(values, grid, level=cfg.level)
+    lo, hi = np.asarray(lo) - pad, np.asarray(hi) + pad
+    if cfg.method == "dense":
+        grid = Grid.covering(lo, hi, cfg.resolution)
+        values = evaluate_grid(field, grid, device=device, chunk_points=cfg.chunk_points)
+        mesh = marching_cubes(values, grid, level=cfg.level)
+        queries = grid.num_nodes
+    else:
+        levels = levels_for(cfg.resolution, cfg.coarse_resolution)
+        grid = nested_grid(lo, hi, cfg.resolution, levels)
+        band = evaluate_narrow_band(field, grid, levels, level=cfg.level, safety=cfg.lipschitz_safety,
+                                    device=device, chunk_points=cfg.chunk_points)
+        mesh = marching_cubes_band(band, level=cfg.level, block_cells=cfg.block_cells)
+        queries = band.queries
     mesh = remove_small_components(mesh, cfg.min_component_fraction)
-    return MeshResult(mesh=mesh, grid=grid, queries=grid.num_nodes)
+    return MeshResult(mesh=mesh, grid=grid, queries=queries)

@@ -15,6 +15,26 @@ from meshing.grid import Grid
 from sdf.errors import NoSurfaceError
 
 
+def outside_value(low: float, high: float, level: float) -> np.float32:
+    """Value given to the padding layer: far above anything the field takes, so the
+    caps closing the surface sit on the grid's boundary nodes (t ~ 0 on those edges)."""
+    return np.float32(max(1e6, 2.0 * max(abs(low), abs(high), abs(level))))
+
+
+def check_crossing(low: float, high: float, level: float) -> None:
+    """Raise :class:`NoSurfaceError`, with the likely cause, unless ``low < level < high``."""
+    if not low < level:
+        raise NoSurfaceError(
+            f"the field is above {level:g} everywhere in the meshing box (min {low:.4g}); "
+            "no surface to extract -- training likely collapsed (try more iterations or a lower lr)"
+        )
+    if not high > level:
+        raise NoSurfaceError(
+            f"the field is below {level:g} everywhere in the meshing box (max {high:.4g}); "
+            "the surface lies outside the box or the sign is flipped"
+        )
+
+
 def marching_cubes(values: np.ndarray, grid: Grid, *, level: float = 0.0) -> trimesh.Trimesh:
     """Extract the ``level`` iso-surface of ``values`` sampled on ``grid``.
 
@@ -44,17 +64,8 @@ def marching_cubes(values: np.ndarray, grid: Grid, *, level: float = 0.0) -> tri
     if not finite.all():
         values = np.where(finite, values, np.float32(np.abs(values[finite]).max(initial=1.0)))
     low, high = float(values.min()), float(values.max())
-    if not low < level:
-        raise NoSurfaceError(
-            f"the field is above {level:g} everywhere in the meshing box (min {low:.4g}); "
-            "no surface to extract -- training likely collapsed (try more iterations or a lower lr)"
-        )
-    if not high > level:
-        raise NoSurfaceError(
-            f"the field is below {level:g} everywhere in the meshing box (max {high:.4g}); "
-            "the surface lies outside the box or the sign is flipped"
-        )
-    outside = np.float32(max(abs(low), abs(high), abs(level)) + 1.0)
+    check_crossing(low, high, level)
+    outside = outside_value(low, high, level)
     padded = np.pad(values, 1, mode="constant", constant_values=outside)
     verts, faces, _, _ = skimage_marching_cubes(padded, level=level, gradient_direction="descent")
     # Padding shifted indices by one node.
