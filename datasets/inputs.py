@@ -9,12 +9,16 @@ the unit frame, and a summary for the run record. Samplers know the concrete typ
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from datasets.normalize import Normalization
 from datasets.readers import ReadOptions, read_point_cloud
+from sdf.errors import ConfigError
+
+if TYPE_CHECKING:
+    from datasets.masks import MaskOptions
 
 SLICE_EXTENSIONS: tuple[str, ...] = (".csl",)
 """File extensions holding cross-sections rather than points."""
@@ -42,13 +46,52 @@ class TrainingData(Protocol):
 
 
 def input_kind(path: str | Path) -> str:
-    """``"slices"`` for cross-section inputs (``.csl`` files, mask folders/volumes), else ``"points"``."""
+    """``"slices"`` for cross-section inputs (``.csl`` files, mask folders, 3D ``.npy``/``.npz``
+    volumes), else ``"points"``."""
+    from datasets.masks import is_mask_stack
+
     p = Path(path)
-    if p.suffix.lower() in SLICE_EXTENSIONS or p.is_dir():
+    if p.suffix.lower() in SLICE_EXTENSIONS or is_mask_stack(p):
         return "slices"
     return "points"
 
 
-def read_input(path: str | Path, options: ReadOptions | None = None) -> TrainingData:
-    """Read any supported input; see :func:`datasets.readers.read_point_cloud`."""
+def read_input(path: str | Path, options: ReadOptions | None = None,
+               mask_options: "MaskOptions | None" = None) -> TrainingData:
+    """Read any supported input.
+
+    Parameters
+    ----------
+    path : str or Path
+        A point cloud or mesh (see :func:`datasets.readers.read_point_cloud`), a
+        ``.csl`` contour file (:func:`datasets.csl.read_csl`), or a mask stack --
+        a folder of PNGs or a 3D ``.npy``/``.npz`` volume
+        (:func:`datasets.masks.read_mask_stack`).
+    options : ReadOptions, optional
+        Point-cloud / mesh sampling options.
+    mask_options : MaskOptions, optional
+        Spacing, origin and slice axis of a mask stack; an error for other inputs
+        unless left at the defaults.
+
+    Returns
+    -------
+    TrainingData
+        A :class:`~datasets.pointcloud.PointCloud` or a :class:`~datasets.slices.SliceSet`.
+    """
+    from datasets.masks import MaskOptions, is_mask_stack, read_mask_stack
+
+    p = Path(path)
+    if p.suffix.lower() in SLICE_EXTENSIONS:
+        from datasets.csl import read_csl
+
+        _no_mask_options(mask_options, "a .csl file")
+        return read_csl(p)
+    if is_mask_stack(p):
+        return read_mask_stack(p, mask_options or MaskOptions())
+    _no_mask_options(mask_options, "a point cloud or mesh")
     return read_point_cloud(path, options)
+
+
+def _no_mask_options(mask_options: "MaskOptions | None", what: str) -> None:
+    if mask_options is not None and not mask_options.is_default:
+        raise ConfigError(f"--spacing/--origin/--axis apply to mask folders and volumes, not to {what}")

@@ -1,0 +1,205 @@
+"""Read and write ``.csl`` cross-section files (the OReX contour format).
+
+Plain text, blank lines ignored::
+
+    CSLC
+    n_planes n_labels
+    id n_verts n_comps A B C D        # per plane (id 1-based, in order); plane Ax+By+Cz+D=0
+    x y z                             # n_verts vertex lines
+    n[hK] label i0 i1 ...             # n_comps component lines: n vertex indices (0-based,
+                                      # into this plane's vertices); hK = hole of component K
+
+Outer contours are counter-clockwise around the plane normal, holes clockwise.
+The reader checks counts, indices, closure, planarity, areas and crossings, and
+reports the first problem as one line ``<file>: line N: <problem>``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from datasets.slices import PlaneSlice, SliceSet, make_slice_set, signed_area
+from sdf.atomic import atomic_write_text
+from sdf.errors import InputError
+
+
+class _Lines:
+    """Non-blank lines of a file with their 1-based numbers, consumed in order."""
+
+    def __init__(self, text: str, source: str):
+        self.items = [(no, line.split()) for no, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        self.pos = 0
+        self.source = source
+
+    def next(self, expecting: str) -> tuple[int, list[str]]:
+        if self.pos >= len(self.items):
+            raise InputError(f"file ends early: expected {expecting}", self.source)
+        item = self.items[self.pos]
+        self.pos += 1
+        return item
+
+    def error(self, line: int, problem: str) -> InputError:
+        return InputError(f"line {line}: {problem}", self.source)
+
+
+def _int(lines: _Lines, line: int, token: str, what: str) -> int:
+    try:
+        return int(token)
+    except ValueError:
+        raise lines.error(line, f"{what} must be an integer, got {token!r}") from None
+
+
+def _floats(lines: _Lines, line: int, tokens: list[str], what: str) -> list[float]:
+    try:
+        values = [float(t) for t in tokens]
+    except ValueError:
+        raise lines.error(line, f"{what} must be numbers, got {' '.join(tokens)!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise lines.error(line, f"{what} must be finite, got {' '.join(tokens)!r}")
+    return values
+
+
+def read_csl(path: str | Path) -> SliceSet:
+    """Read a ``.csl`` file into a validated :class:`~datasets.slices.SliceSet`.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    SliceSet
+        Planes with unit normals and contours projected onto them, world units.
+
+    Raises
+    ------
+    InputError
+        Missing/unreadable/empty file, or malformed content: wrong header, bad or
+        inconsistent counts, plane ids out of order, vertex index out of range,
+        open contours (< 3 vertices), contour points off their plane, zero-area or
+        crossing contours, holes outside their parent. The message names the line.
+    """
+    from datasets.readers import check_readable_file
+
+    p = check_readable_file(path)
+    source = str(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError("is not a text .csl file (binary content)", source) from None
+    lines = _Lines(text, source)
+    no, tok = lines.next("the header 'CSLC'")
+    if tok != ["CSLC"]:
+        raise lines.error(no, f"expected the header 'CSLC', got {' '.join(tok)!r}")
+    no, tok = lines.next("'n_planes n_labels'")
+    if len(tok) != 2:
+        raise lines.error(no, f"expected 'n_planes n_labels', got {' '.join(tok)!r}")
+    n_planes = _int(lines, no, tok[0], "n_planes")
+    n_labels = _int(lines, no, tok[1], "n_labels")
+    if n_planes < 1:
+        raise lines.error(no, f"n_planes must be >= 1, got {n_planes}")
+    if n_labels < 2:
+        raise lines.error(no, f"n_labels must be >= 2 (inside and outside), got {n_labels}")
+    planes, where = [], []
+    for index in range(1, n_planes + 1):
+        plane, header_line = _read_plane(lines, index, n_planes)
+        planes.append(plane)
+        where.append(f"line {header_line}: plane {index}")
+    if lines.pos < len(lines.items):
+        no, tok = lines.items[lines.pos]
+        raise lines.error(no, f"unexpected content after the last of {n_planes} planes: {' '.join(tok)[:60]!r}")
+    return make_slice_set(planes, source, where=where, meta={"format": "csl"})
+
+
+def _read_plane(lines: _Lines, index: int, n_planes: int) -> tuple[PlaneSlice, int]:
+    no, tok = lines.next(f"the header of plane {index} of {n_planes}")
+    if len(tok) != 7:
+        raise lines.error(no, f"plane header must be 'id n_verts n_comps A B C D', got {' '.join(tok)[:60]!r}")
+    plane_id = _int(lines, no, tok[0], "plane id")
+    n_verts = _int(lines, no, tok[1], "n_verts")
+    n_comps = _int(lines, no, tok[2], "n_comps")
+    coeffs = _floats(lines, no, tok[3:], "plane coefficients A B C D")
+    if plane_id != index:
+        raise lines.error(no, f"plane id {plane_id} out of order; expected {index} (ids are 1-based, in order)")
+    if n_verts < 0 or n_comps < 0:
+        raise lines.error(no, f"n_verts and n_comps must be >= 0, got {n_verts} and {n_comps}")
+    if n_comps > 0 and n_verts == 0:
+        raise lines.error(no, f"plane {index} has {n_comps} components but no vertices")
+    if n_verts > 0 and n_comps == 0:
+        raise lines.error(no, f"plane {index} has {n_verts} vertices but no component using them")
+    if not any(coeffs[:3]):
+        raise lines.error(no, f"plane {index} has a zero normal (A = B = C = 0)")
+    vertices = np.empty((n_verts, 3))
+    for k in range(n_verts):
+        vno, vtok = lines.next(f"vertex {k + 1} of {n_verts} of plane {index}")
+        if len(vtok) != 3:
+            raise lines.error(vno, f"vertex {k + 1} of plane {index} must be 'x y z', got {' '.join(vtok)[:60]!r}")
+        vertices[k] = _floats(lines, vno, vtok, f"vertex {k + 1} coordinates")
+    loops, parents, labels = [], [], []
+    for c in range(n_comps):
+        cno, ctok = lines.next(f"component {c + 1} of {n_comps} of plane {index}")
+        head = ctok[0].lower().split("h")
+        if len(head) > 2 or len(ctok) < 2:
+            raise lines.error(cno, f"component must be 'n[hK] label i0 i1 ...', got {' '.join(ctok)[:60]!r}")
+        count = _int(lines, cno, head[0], "component vertex count")
+        parent = _int(lines, cno, head[1], "hole parent index K") if len(head) == 2 else -1
+        label = _int(lines, cno, ctok[1], "component label")
+        indices = [_int(lines, cno, t, "vertex index") for t in ctok[2:]]
+        if len(indices) != count:
+            raise lines.error(cno, f"component {c + 1} declares {count} vertex indices but lists {len(indices)}")
+        if count < 3:
+            raise lines.error(cno, f"component {c + 1} is an open contour: {count} vertices (at least 3 needed)")
+        bad = [i for i in indices if not 0 <= i < n_verts]
+        if bad:
+            raise lines.error(cno, f"component {c + 1} refers to vertex {bad[0]}, outside 0..{n_verts - 1} "
+                                   "(open or broken contour)")
+        if parent >= 0 and not (0 <= parent < n_comps and parent != c):
+            raise lines.error(cno, f"component {c + 1} is a hole of component {parent}, which does not exist "
+                                   f"(K must be another component index, 0..{n_comps - 1})")
+        loops.append(vertices[indices])
+        parents.append(parent)
+        labels.append(label)
+    plane = PlaneSlice(np.asarray(coeffs[:3]), coeffs[3], tuple(loops), tuple(parents), tuple(labels))
+    return plane, no
+
+
+def format_csl(slices: SliceSet, n_labels: int = 2) -> str:
+    """The ``.csl`` text of ``slices``: outer contours written CCW and holes CW
+    around each plane's normal, with enough decimals for the data's scale."""
+    verts = slices.vertices()
+    extent = float(np.abs(verts).max()) if len(verts) else 1.0
+    decimals = max(10, 10 - math.floor(math.log10(max(extent, 1e-300))))
+    fmt = f"{{:.{decimals}f}}"
+    out = ["CSLC", f"{len(slices.planes)} {n_labels}", ""]
+    for index, plane in enumerate(slices.planes, start=1):
+        coeffs = " ".join(fmt.format(c) for c in (*plane.normal, plane.offset))
+        out += [f"{index} {plane.num_vertices} {len(plane.loops)} {coeffs}", ""]
+        comps, start = [], 0
+        for loop, loop2, parent, label in _oriented(plane):
+            out += [" ".join(fmt.format(c) for c in v) for v in loop]
+            head = f"{len(loop)}" + (f"h{parent}" if parent >= 0 else "")
+            comps.append(f"{head} {label} " + " ".join(str(i) for i in range(start, start + len(loop))))
+            start += len(loop)
+        out += [""] + comps + [""]
+    return "\n".join(out)
+
+
+def _oriented(plane: PlaneSlice) -> Iterator[tuple[np.ndarray, np.ndarray, int, int]]:
+    """Each loop reversed where needed so outer loops are CCW and holes CW in the plane frame."""
+    labels = plane.labels or (1,) * len(plane.loops)
+    parents = plane.parents or (-1,) * len(plane.loops)
+    for loop, parent, label in zip(plane.loops, parents, labels):
+        loop2 = plane.to_2d(loop)
+        ccw = signed_area(loop2) > 0
+        if ccw != (parent < 0):
+            loop, loop2 = loop[::-1], loop2[::-1]
+        yield loop, loop2, parent, label
+
+
+def write_csl(slices: SliceSet, path: str | Path, n_labels: int = 2) -> Path:
+    """Write ``slices`` to ``path`` as ``.csl``, atomically; returns the path."""
+    return atomic_write_text(path, format_csl(slices, n_labels))

@@ -1,0 +1,460 @@
+"""Planar cross-sections: the slice input type and the 2D geometry it needs.
+
+A slice is a plane ``n . x + d = 0`` (``n`` a unit normal) carrying closed
+contours. The region inside the shape on that plane is given by the even-odd
+rule over all of the plane's contours, so nested contours (holes, islands in
+holes) need no bookkeeping to be labelled; the hole structure (``parents``) is
+kept for writing ``.csl`` files and for validation. A plane with no contours
+says the whole plane lies outside the shape.
+
+Each plane has a right-handed 2D frame ``(u, v)`` with ``u x v = n``, so a
+contour that is counter-clockwise in ``(u, v)`` is counter-clockwise around
+``n`` (outer contours CCW, holes CW, as in the ``.csl`` format).
+
+:class:`SliceSet` satisfies :class:`datasets.inputs.TrainingData`; the sampler
+that trains on it is in :mod:`datasets.slice_sampling`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from sdf.errors import InputError
+
+if TYPE_CHECKING:
+    from datasets.normalize import Normalization
+
+PLANARITY_TOLERANCE = 1e-3
+"""Largest allowed distance of a contour point to its plane, as a fraction of the
+bounding-box diagonal of all contour points."""
+
+MIN_AREA_FRACTION = 1e-12
+"""A contour whose area is below this fraction of the squared diagonal is degenerate."""
+
+
+@dataclass(frozen=True, eq=False)
+class PlaneSlice:
+    """One cutting plane and the closed contours on it, world units.
+
+    Attributes
+    ----------
+    normal : (3,) float64 ndarray
+        Unit plane normal.
+    offset : float
+        ``d`` in ``normal . x + d = 0``.
+    loops : tuple of (M_i, 3) float64 ndarray
+        Closed contours (the last vertex connects back to the first), on the plane.
+    parents : tuple of int
+        Per loop: -1 for an outer contour, else the index of the loop it is a hole of.
+    labels : tuple of int
+        Per loop: the ``.csl`` component label (kept for round trips; every
+        contour bounds the same "inside" label here).
+    """
+
+    normal: np.ndarray
+    offset: float
+    loops: tuple[np.ndarray, ...] = ()
+    parents: tuple[int, ...] = ()
+    labels: tuple[int, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the plane has no contour (it lies entirely outside the shape)."""
+        return len(self.loops) == 0
+
+    @property
+    def num_vertices(self) -> int:
+        return sum(len(loop) for loop in self.loops)
+
+    def vertices(self) -> np.ndarray:
+        """All contour vertices, (V, 3)."""
+        return np.concatenate(self.loops) if self.loops else np.zeros((0, 3))
+
+    # ------------------------------------------------------------- 2D frame
+
+    def frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Origin (3,) (the plane point nearest the world origin) and axes ``u``, ``v`` (3,)
+        with ``u x v = normal``."""
+        n = self.normal
+        helper = np.eye(3)[int(np.argmin(np.abs(n)))]
+        u = np.cross(n, helper)
+        u /= np.linalg.norm(u)
+        v = np.cross(n, u)
+        return -self.offset * n, u, v
+
+    def to_2d(self, points: np.ndarray) -> np.ndarray:
+        """Coordinates (N, 2) of (N, 3) points projected into the plane's frame."""
+        origin, u, v = self.frame()
+        rel = np.asarray(points, dtype=np.float64) - origin
+        return np.stack([rel @ u, rel @ v], axis=1)
+
+    def from_2d(self, uv: np.ndarray) -> np.ndarray:
+        """World points (N, 3) of plane-frame coordinates (N, 2)."""
+        origin, u, v = self.frame()
+        uv = np.asarray(uv, dtype=np.float64)
+        return origin + uv[:, :1] * u + uv[:, 1:2] * v
+
+    def loops_2d(self) -> list[np.ndarray]:
+        """The contours in the plane's frame, each (M_i, 2)."""
+        return [self.to_2d(loop) for loop in self.loops]
+
+    def contains_2d(self, uv: np.ndarray) -> np.ndarray:
+        """Even-odd inside test (N,) bool of plane-frame points (N, 2) against all contours."""
+        return points_inside(uv, self.loops_2d())
+
+    def transformed(self, normalization: "Normalization") -> "PlaneSlice":
+        """The plane in the unit frame ``x' = (x - c) / s``: ``n . x' + (d + n . c) / s = 0``."""
+        c, s = normalization.center, normalization.scale
+        return PlaneSlice(
+            normal=self.normal,
+            offset=float((self.offset + self.normal @ c) / s),
+            loops=tuple(normalization.to_unit(loop) for loop in self.loops),
+            parents=self.parents,
+            labels=self.labels,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class SliceSet:
+    """Planar cross-sections of one shape, world units.
+
+    Attributes
+    ----------
+    planes : tuple of PlaneSlice
+    source : str
+        File (or description) they came from.
+    cap : float
+        How far (world units) the shape may reach beyond a plane along its
+        normal: half the typical spacing of parallel planes. The meshing box
+        (:meth:`extent_points`) grows by it, so the shape can close past the
+        outermost slices.
+    """
+
+    planes: tuple[PlaneSlice, ...]
+    source: str
+    cap: float = 0.0
+    meta: dict = field(default_factory=dict, compare=False)
+    """Free-form extras for the run record (e.g. mask spacing)."""
+
+    kind = "slices"
+    """Input kind, for choosing presets and samplers (see :mod:`datasets.inputs`)."""
+
+    def __len__(self) -> int:
+        return len(self.planes)
+
+    def vertices(self) -> np.ndarray:
+        """All contour vertices of all planes, (V, 3)."""
+        parts = [p.vertices() for p in self.planes if not p.is_empty]
+        return np.concatenate(parts) if parts else np.zeros((0, 3))
+
+    def extent_points(self) -> np.ndarray:
+        """(N, 3) points whose bounding box the surface is expected to fill: every
+        contour vertex moved by ``+-cap`` along its plane's normal."""
+        parts = []
+        for plane in self.planes:
+            if plane.is_empty:
+                continue
+            verts = plane.vertices()
+            parts += [verts + self.cap * plane.normal, verts - self.cap * plane.normal]
+        return np.concatenate(parts)
+
+    def transformed(self, normalization: "Normalization") -> "SliceSet":
+        """The same slices in ``normalization``'s unit frame."""
+        return SliceSet(
+            planes=tuple(p.transformed(normalization) for p in self.planes),
+            source=self.source,
+            cap=self.cap / normalization.scale,
+            meta=self.meta,
+        )
+
+    def summary(self) -> dict:
+        """JSON-ready description for run records."""
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "planes": len(self.planes),
+            "empty_planes": sum(p.is_empty for p in self.planes),
+            "contours": sum(len(p.loops) for p in self.planes),
+            "vertices": sum(p.num_vertices for p in self.planes),
+            "cap": self.cap,
+            **self.meta,
+        }
+
+
+# ------------------------------------------------------------------ 2D geometry
+
+
+def signed_area(loop: np.ndarray) -> float:
+    """Shoelace area of a closed 2D polygon (M, 2); positive when counter-clockwise."""
+    x, y = loop[:, 0], loop[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+
+
+def points_inside(uv: np.ndarray, loops: Sequence[np.ndarray]) -> np.ndarray:
+    """Even-odd rule: (N,) bool, True where an odd number of ``loops`` (each (M, 2))
+    encloses the point. Nested loops alternate inside/outside (holes, islands)."""
+    from skimage.measure import points_in_poly
+
+    uv = np.asarray(uv, dtype=np.float64)
+    inside = np.zeros(len(uv), dtype=bool)
+    for loop in loops:
+        lo, hi = loop.min(axis=0), loop.max(axis=0)
+        # Only points in the loop's bounding box can be inside it.
+        cand = np.flatnonzero(np.all((uv >= lo) & (uv <= hi), axis=1))
+        if len(cand):
+            inside[cand] ^= points_in_poly(uv[cand], loop)
+    return inside
+
+
+def nesting_parents(loops: Sequence[np.ndarray]) -> tuple[list[int], list[int]]:
+    """Containment structure of non-crossing closed 2D loops.
+
+    Returns
+    -------
+    depth : list of int
+        How many other loops enclose each loop (even = outer, odd = hole).
+    parent : list of int
+        Index of the innermost enclosing loop, or -1.
+    """
+    from skimage.measure import points_in_poly
+
+    k = len(loops)
+    encloses = np.zeros((k, k), dtype=bool)  # encloses[j, i]: loop j contains loop i
+    for i, loop in enumerate(loops):
+        probe = loop[:1]
+        for j, other in enumerate(loops):
+            if i != j:
+                encloses[j, i] = bool(points_in_poly(probe, other)[0])
+    depth = encloses.sum(axis=0).tolist()
+    parent = []
+    for i in range(k):
+        containers = np.flatnonzero(encloses[:, i])
+        parent.append(int(containers[np.argmax([depth[j] for j in containers])]) if len(containers) else -1)
+    return depth, parent
+
+
+def first_crossing(loops: Sequence[np.ndarray], tol: float = 0.0, chunk: int = 512) -> tuple[int, int] | None:
+    """First pair of loop indices ``(a, b)`` whose edges properly cross (``a == b``:
+    a loop crossing itself), or None. Touching or collinear edges do not count.
+
+    Parameters
+    ----------
+    loops : sequence of (M_i, 2) ndarray
+        Closed 2D polygons.
+    tol : float
+        Orientation values (twice triangle areas) below this count as zero.
+    chunk : int
+        Edges tested at once against all others (bounds memory).
+    """
+    starts, ends, owner, pos, sizes = [], [], [], [], []
+    for k, loop in enumerate(loops):
+        starts.append(loop)
+        ends.append(np.roll(loop, -1, axis=0))
+        owner.append(np.full(len(loop), k))
+        pos.append(np.arange(len(loop)))
+        sizes.append(np.full(len(loop), len(loop)))
+    if not starts:
+        return None
+    a0, a1 = np.concatenate(starts), np.concatenate(ends)
+    own, idx, size = np.concatenate(owner), np.concatenate(pos), np.concatenate(sizes)
+    lo, hi = np.minimum(a0, a1), np.maximum(a0, a1)
+
+    def orient(p, q, r):
+        return (q[..., 0] - p[..., 0]) * (r[..., 1] - p[..., 1]) - (q[..., 1] - p[..., 1]) * (r[..., 0] - p[..., 0])
+
+    n = len(a0)
+    for s in range(0, n, chunk):
+        e = slice(s, min(s + chunk, n))
+        # Bounding boxes must overlap before the orientation test matters.
+        overlap = np.all((lo[e, None] <= hi[None]) & (lo[None] <= hi[e, None]), axis=2)
+        rows = np.arange(s, e.stop)[:, None]
+        overlap &= np.arange(n)[None] > rows  # each pair once
+        same = own[e, None] == own[None]
+        gap = np.abs(idx[e, None] - idx[None])
+        adjacent = same & ((gap == 1) | (gap == size[e, None] - 1))
+        overlap &= ~adjacent
+        i, j = np.nonzero(overlap)
+        if not len(i):
+            continue
+        i = i + s
+        d1 = orient(a0[i], a1[i], a0[j])
+        d2 = orient(a0[i], a1[i], a1[j])
+        d3 = orient(a0[j], a1[j], a0[i])
+        d4 = orient(a0[j], a1[j], a1[i])
+        cross = (d1 * d2 < 0) & (d3 * d4 < 0) & (np.minimum.reduce([abs(d1), abs(d2), abs(d3), abs(d4)]) > tol)
+        hit = np.flatnonzero(cross)
+        if len(hit):
+            return int(own[i[hit[0]]]), int(own[j[hit[0]]])
+    return None
+
+
+def clean_loop(loop: np.ndarray, tol: float) -> np.ndarray:
+    """Drop consecutive duplicate vertices (closer than ``tol``), including a repeated
+    first vertex at the end."""
+    if len(loop) < 2:
+        return loop
+    step = np.linalg.norm(loop - np.roll(loop, 1, axis=0), axis=1)
+    keep = step > tol
+    if not keep.any():
+        return loop[:1]
+    return loop[keep]
+
+
+# -------------------------------------------------------------- construction
+
+
+def plane_cap(planes: Sequence[PlaneSlice], fallback_fraction: float = 0.05) -> float:
+    """Half the median spacing between neighbouring parallel planes (world units).
+
+    With no parallel pair, ``fallback_fraction`` of the longest side of the
+    contour bounding box.
+    """
+    gaps = []
+    for i, p in enumerate(planes):
+        best = np.inf
+        for j, q in enumerate(planes):
+            if i == j:
+                continue
+            dot = float(p.normal @ q.normal)
+            if abs(dot) > 1.0 - 1e-6:
+                gap = abs(p.offset - np.sign(dot) * q.offset)
+                if gap > 0:
+                    best = min(best, gap)
+        if np.isfinite(best):
+            gaps.append(best)
+    if gaps:
+        return 0.5 * float(np.median(gaps))
+    verts = np.concatenate([p.vertices() for p in planes if not p.is_empty])
+    return fallback_fraction * float((verts.max(axis=0) - verts.min(axis=0)).max())
+
+
+def make_plane(
+    normal: Sequence[float],
+    offset: float,
+    loops: Sequence[np.ndarray] = (),
+    parents: Sequence[int] | None = None,
+    labels: Sequence[int] | None = None,
+) -> PlaneSlice:
+    """A :class:`PlaneSlice` from a possibly unnormalised plane ``normal . x + offset = 0``.
+
+    Contour points are projected onto the plane (callers check planarity first,
+    see :func:`check_slices`). Without ``parents``, holes are found by nesting.
+    """
+    n = np.asarray(normal, dtype=np.float64)
+    length = float(np.linalg.norm(n))
+    n, d = n / length, float(offset) / length
+    projected = []
+    for loop in loops:
+        loop = np.asarray(loop, dtype=np.float64)
+        projected.append(loop - np.outer(loop @ n + d, n))
+    plane = PlaneSlice(n, d, tuple(projected), (), ())
+    if parents is None:
+        depth, parent = nesting_parents(plane.loops_2d())
+        parents = [parent[i] if depth[i] % 2 else -1 for i in range(len(projected))]
+    labels = [1] * len(projected) if labels is None else list(labels)
+    return PlaneSlice(n, d, tuple(projected), tuple(int(p) for p in parents), tuple(int(x) for x in labels))
+
+
+def check_slices(planes: Sequence[PlaneSlice], source: str, where: Sequence[str] | None = None,
+                 *, check_crossings: bool = True) -> None:
+    """Validate contours: closed (>= 3 distinct vertices), planar, non-degenerate,
+    not crossing, holes inside their parents; raise :class:`InputError` on the first problem.
+
+    Parameters
+    ----------
+    planes : sequence of PlaneSlice
+        Planes as given (contours not yet projected).
+    source : str
+        Named in error messages.
+    where : sequence of str, optional
+        Per plane, a location prefix for messages (``"line 12: plane 3"``).
+    check_crossings : bool
+        Run the (quadratic) crossing test; contours traced from masks cannot cross.
+    """
+    where = list(where) if where is not None else [f"plane {i + 1}" for i in range(len(planes))]
+    if len(planes) < 2:
+        raise InputError(f"has {len(planes)} plane(s); at least 2 are needed to reconstruct a solid", source)
+    if all(p.is_empty for p in planes):
+        raise InputError("no plane has a contour; there is no shape to reconstruct", source)
+    verts = np.concatenate([np.concatenate(p.loops) for p in planes if p.loops])
+    if not np.isfinite(verts).all():
+        raise InputError("has NaN or infinite contour coordinates", source)
+    diag = float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0)))
+    if diag == 0.0:
+        raise InputError("all contour points are identical", source)
+    tol = PLANARITY_TOLERANCE * diag
+    for plane, loc in zip(planes, where):
+        length = float(np.linalg.norm(plane.normal))
+        if not (np.isfinite(length) and length > 0 and np.isfinite(plane.offset)):
+            raise InputError(f"{loc}: the plane coefficients (A, B, C) must be finite and not all zero", source)
+        n, d = plane.normal / length, plane.offset / length
+        for k, loop in enumerate(plane.loops):
+            if len(loop) < 3:
+                raise InputError(f"{loc}: contour {k + 1} is open (it has {len(loop)} distinct vertices; "
+                                 "a closed contour needs at least 3)", source)
+            dist = np.abs(loop @ n + d)
+            worst = int(np.argmax(dist))
+            if dist[worst] > tol:
+                raise InputError(f"{loc}: contour {k + 1} vertex {worst + 1} lies {dist[worst]:.4g} from the "
+                                 f"stated plane (tolerance {tol:.3g}); contour points must lie on their plane",
+                                 source)
+        if plane.is_empty:
+            continue
+        flat = make_plane(n, d, plane.loops, parents=[-1] * len(plane.loops))
+        loops2 = flat.loops_2d()
+        if check_crossings:
+            crossing = first_crossing(loops2, tol=1e-12 * diag**2)
+            if crossing is not None:
+                a, b = crossing
+                what = f"contour {a + 1} crosses itself" if a == b else f"contours {a + 1} and {b + 1} cross"
+                raise InputError(f"{loc}: {what}; contours must be simple, closed and disjoint", source)
+        for k, loop in enumerate(loops2):
+            if abs(signed_area(loop)) <= MIN_AREA_FRACTION * diag**2:
+                raise InputError(f"{loc}: contour {k + 1} has zero area (its points are collinear)", source)
+        for k, parent in enumerate(plane.parents):
+            if parent >= 0 and not points_inside(loops2[k][:1], [loops2[parent]])[0]:
+                raise InputError(f"{loc}: contour {k + 1} is marked as a hole of contour {parent + 1} "
+                                 "but lies outside it", source)
+
+
+def make_slice_set(planes: Sequence[PlaneSlice], source: str, *, where: Sequence[str] | None = None,
+                   check_crossings: bool = True, meta: dict | None = None) -> SliceSet:
+    """Validate planes (see :func:`check_slices`), project contours onto their planes,
+    and wrap them as a :class:`SliceSet` with its :func:`plane_cap`.
+
+    Parameters
+    ----------
+    planes : sequence of PlaneSlice
+        Planes with possibly unnormalised normals and slightly off-plane points.
+    source : str
+        Named in every error message.
+    where : sequence of str, optional
+        Per-plane location prefixes for messages.
+    check_crossings : bool
+        Whether to test contours for crossings.
+    meta : dict, optional
+        Extras for :meth:`SliceSet.summary`.
+
+    Returns
+    -------
+    SliceSet
+
+    Raises
+    ------
+    InputError
+        Fewer than 2 planes, no contour at all, open / off-plane / zero-area /
+        crossing contours, or holes outside their parents.
+    """
+    verts = [loop for p in planes for loop in p.loops]
+    if verts:
+        stacked = np.concatenate(verts)
+        scale = float(np.abs(stacked[np.isfinite(stacked)]).max(initial=1.0))
+        # Repeated vertices (a closing copy of the first one, say) are harmless: drop them.
+        planes = [PlaneSlice(p.normal, p.offset, tuple(clean_loop(np.asarray(lp, dtype=np.float64), 1e-12 * scale)
+                                                        for lp in p.loops), p.parents, p.labels) for p in planes]
+    check_slices(planes, source, where, check_crossings=check_crossings)
+    clean = tuple(make_plane(p.normal, p.offset, p.loops, p.parents or None, p.labels or None) for p in planes)
+    return SliceSet(planes=clean, source=source, cap=plane_cap(clean), meta=dict(meta or {}))
