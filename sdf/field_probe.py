@@ -8,7 +8,7 @@ step) costs nothing, and two terms that need gradients share them.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -26,10 +26,20 @@ class FieldProbe:
     batch : SampleBatch
         This step's samples.
     differentiable_inputs : bool
-        Track gradients with respect to the inputs (needed by any derivative term).
+        Track gradients with respect to the inputs (needed by any autograd derivative).
+    with_gradient : callable, optional
+        ``x -> (outputs, grad of channel 0)`` computed together, differentiable in
+        the parameters; when given, :meth:`gradient` uses it instead of autograd.
     """
 
-    def __init__(self, field: torch.nn.Module, batch: SampleBatch, *, differentiable_inputs: bool):
+    def __init__(
+        self,
+        field: torch.nn.Module,
+        batch: SampleBatch,
+        *,
+        differentiable_inputs: bool,
+        with_gradient: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ):
         self.batch = batch
         names = list(batch.points)
         self._spans: dict[str, slice] = {}
@@ -42,10 +52,15 @@ class FieldProbe:
         if differentiable_inputs:
             x = x.detach().requires_grad_(True)
         self.x = x
-        self.outputs = field(x)
         self._grad: torch.Tensor | None = None
+        if with_gradient is not None:
+            # Outputs and grad f in one forward pass (see sdf.analytic_gradient).
+            self.outputs, self._grad = with_gradient(x)
+        else:
+            self.outputs = field(x)
         self._hg: torch.Tensor | None = None
         self._lap: torch.Tensor | None = None
+        self._channel_grads: dict[int, torch.Tensor] = {}
 
     def has(self, group: str) -> bool:
         return group in self._spans and self._spans[group].stop > self._spans[group].start
@@ -71,6 +86,14 @@ class FieldProbe:
     def gradient(self, groups: Sequence[str]) -> torch.Tensor:
         """``grad f`` at the points of ``groups``, (n, 3)."""
         return self._rows(self.all_gradients(), groups)
+
+    def channel_gradient(self, index: int, groups: Sequence[str]) -> torch.Tensor:
+        """Gradient of output channel ``index`` at the points of ``groups``, (n, 3); cached per channel."""
+        if index == 0:
+            return self.gradient(groups)
+        if index not in self._channel_grads:
+            self._channel_grads[index] = gradient(self.outputs[:, index], self.x)
+        return self._rows(self._channel_grads[index], groups)
 
     def hessian_gradient(self, groups: Sequence[str]) -> torch.Tensor:
         """``H grad f`` at the points of ``groups``, (n, 3)."""

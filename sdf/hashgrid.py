@@ -67,10 +67,12 @@ class HashGridConfig(EncodingConfig):
     """Half side of the unit-frame cube mapped onto the grid ([-domain, domain]^3)."""
     init_scale: float = 1e-4
     """Table entries start uniform in [-init_scale, init_scale]."""
+    coarse_to_fine: bool = False
+    """Switch levels on progressively during training, coarse ones first."""
     coarse_to_fine_start: int = 0
-    """Levels active at the start of training (0 = all levels from the start)."""
+    """Levels active at the start (0 = the network first sees xyz only, as a plain MLP)."""
     coarse_to_fine_until: float = 0.5
-    """Fraction of training by which every level is active (when coarse-to-fine is on)."""
+    """Fraction of training by which every level is active."""
     backend: Literal["auto", "torch", "tcnn"] = "auto"
     """``torch`` (ours), ``tcnn`` (tiny-cuda-nn, CUDA only) or ``auto`` (tcnn when it
     imports and training runs on CUDA, else torch)."""
@@ -177,6 +179,39 @@ class TorchHashGrid(nn.Module):
         )
         return (values * weights[..., None]).sum(dim=2).reshape(n, levels * self.features)
 
+    def forward_with_tangents(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features (N, L * F) and their derivatives along each axis of ``u``, (N, 3, L * F).
+
+        The derivative is computed analytically in the same pass (d weight / d u per
+        corner), so a loss on it needs only first-order autograd -- no double
+        backward through the table lookup.
+        """
+        n, levels = len(u), len(self.layout.sizes)
+        pos = u[:, None, :] * self.scales[None, :, None] + 0.5
+        cell = torch.floor(pos)
+        t = pos - cell
+        if self.smooth:
+            s, ds = t * t * (3.0 - 2.0 * t), 6.0 * t * (1.0 - t)
+        else:
+            s, ds = t, torch.ones_like(t)
+        ds = ds * self.scales[None, :, None]  # d t / d u = scale
+        index = self._corner_index(cell.detach().to(torch.int64))
+        values = nn.functional.embedding(index, self.params.view(-1, self.features))  # (N, L, 8, F)
+        w = torch.stack([1.0 - s, s], dim=-1)  # (N, L, 3, 2)
+        dw = torch.stack([-ds, ds], dim=-1)
+
+        def corners(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+            return (c[:, :, :, None, None] * b[:, :, None, :, None] * a[:, :, None, None, :]).reshape(n, levels, 8)
+
+        wx, wy, wz = w[:, :, 0], w[:, :, 1], w[:, :, 2]
+        weights = corners(wx, wy, wz)
+        features = (values * weights[..., None]).sum(dim=2).reshape(n, levels * self.features)
+        tangents = [
+            (values * corners(*parts)[..., None]).sum(dim=2).reshape(n, levels * self.features)
+            for parts in ((dw[:, :, 0], wy, wz), (wx, dw[:, :, 1], wz), (wx, wy, dw[:, :, 2]))
+        ]
+        return features, torch.stack(tangents, dim=1)
+
     def _corner_index(self, cell: torch.Tensor) -> torch.Tensor:
         """Table rows (N, L, 8) of the 8 corners of integer cells (N, L, 3), offsets included.
 
@@ -253,12 +288,24 @@ class HashGridEncoding(nn.Module):
     def set_training_progress(self, fraction: float) -> None:
         """Coarse-to-fine: fade levels in over the first ``coarse_to_fine_until`` of training."""
         cfg = self.cfg
-        if cfg.coarse_to_fine_start == 0 or cfg.coarse_to_fine_start == cfg.num_levels:
+        if not cfg.coarse_to_fine:
             return
         ramp = min(fraction / cfg.coarse_to_fine_until, 1.0) if cfg.coarse_to_fine_until > 0 else 1.0
         active = cfg.coarse_to_fine_start + ramp * (cfg.num_levels - cfg.coarse_to_fine_start)
         level = torch.arange(cfg.num_levels, dtype=torch.float32, device=self.level_window.device)
         self.level_window.copy_((active - level).clamp(0.0, 1.0))
+
+    def forward_with_tangents(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoding (N, D) and its derivatives along each axis of ``x``, (N, 3, D)
+        (PyTorch backend only)."""
+        if not isinstance(self.grid, TorchHashGrid):
+            raise TypeError("analytic derivatives need the PyTorch hash-grid backend")
+        u = ((x + self.cfg.domain) / (2.0 * self.cfg.domain)).clamp(0.0, 1.0)
+        features, tangents = self.grid.forward_with_tangents(u)
+        window = self.level_window.repeat_interleave(self.cfg.features_per_level)
+        tangents = tangents * (window / (2.0 * self.cfg.domain))  # d u / d x = 1 / (2 domain)
+        eye = torch.eye(3, dtype=x.dtype, device=x.device).expand(len(x), 3, 3)
+        return torch.cat([x, features * window], dim=1), torch.cat([eye, tangents], dim=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = ((x + self.cfg.domain) / (2.0 * self.cfg.domain)).clamp(0.0, 1.0)

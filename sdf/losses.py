@@ -43,6 +43,9 @@ class LossTermConfig(ComponentConfig):
     registry: ClassVar[Registry] = LOSS_TERMS
     needs_gradient: ClassVar[bool] = False
     """Whether the term differentiates the field with respect to its input."""
+    needs_input_graph: ClassVar[bool] = False
+    """Whether it needs autograd w.r.t. the input beyond the SDF gradient (second
+    derivatives, gradients of other channels)."""
 
 
 # ----------------------------------------------------------------------- terms
@@ -133,6 +136,7 @@ class DirectionalDivergenceTermConfig(LossTermConfig):
     """StEik's SRB scripts use ``dir_l1``."""
 
     needs_gradient: ClassVar[bool] = True
+    needs_input_graph: ClassVar[bool] = True
 
 
 @LOSS_TERMS.register("steik", DirectionalDivergenceTermConfig)
@@ -156,6 +160,7 @@ class LaplacianDivergenceTermConfig(LossTermConfig):
     clamp_max: float = 50.0
 
     needs_gradient: ClassVar[bool] = True
+    needs_input_graph: ClassVar[bool] = True
 
 
 @LOSS_TERMS.register("divergence", LaplacianDivergenceTermConfig)
@@ -225,6 +230,11 @@ class LossSet:
     def needs_gradient(self) -> bool:
         """Whether any active term differentiates the field w.r.t. its input."""
         return any(type(t).needs_gradient for t in self.terms.values())
+
+    @property
+    def needs_input_graph(self) -> bool:
+        """Whether any active term needs autograd w.r.t. the input beyond grad f."""
+        return any(type(t).needs_input_graph for t in self.terms.values())
 
     def weights_at(self, step: int) -> dict[str, float]:
         return {k: weight_at(t.weight, step, self.total_steps) for k, t in self.terms.items()}

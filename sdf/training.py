@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import torch
 from tqdm.auto import tqdm
@@ -49,6 +49,13 @@ class TrainConfig:
     """Clip the global gradient norm to this value; 0 disables."""
     checkpoint_every: int = 500
     """Steps between checkpoints (also written at the end and on interrupt); 0 = only those."""
+    gradient: Literal["autograd", "analytic"] = "autograd"
+    """How grad f reaches eikonal/normal terms: ``autograd`` (double backward, any
+    network) or ``analytic`` (forward-mode tangents, first-order backward only;
+    ``mlp`` on ``none``/``fourier``/``hashgrid`` encodings; see sdf.analytic_gradient)."""
+    compile: bool = False
+    """torch.compile the analytic field evaluation (needs ``gradient: analytic`` and a
+    C++ compiler; falls back to eager with a warning if compiling fails)."""
     guard_every: int = 50
     """Steps between in-memory snapshots used to recover from non-finite steps."""
     max_recoveries: int = 5
@@ -61,6 +68,8 @@ class TrainConfig:
             raise ConfigError(f"{path}.lr: must be > 0, got {self.lr}")
         if self.grad_clip < 0 or self.checkpoint_every < 0 or self.guard_every < 1:
             raise ConfigError(f"{path}: grad_clip/checkpoint_every must be >= 0 and guard_every >= 1")
+        if self.compile and self.gradient != "analytic":
+            raise ConfigError(f"{path}.compile: needs gradient: analytic (torch.compile cannot double-backward)")
 
 
 @dataclass
@@ -71,6 +80,24 @@ class TrainResult:
     seconds: float
     final_losses: dict[str, float]
     recoveries: list[dict[str, Any]] = field(default_factory=list)
+
+
+class CompiledOrEager:
+    """``torch.compile(fn)``, falling back to ``fn`` (with one warning) when compiling
+    fails -- e.g. no C++ compiler on the machine."""
+
+    def __init__(self, fn: Callable):
+        self.eager = fn
+        self.compiled: Callable | None = torch.compile(fn, dynamic=False)
+
+    def __call__(self, *args: Any) -> Any:
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args)
+            except Exception as exc:  # inductor/compiler failures have many types
+                log.warning("torch.compile failed (%s); continuing without it", type(exc).__name__)
+                self.compiled = None
+        return self.eager(*args)
 
 
 def parameter_groups(model: torch.nn.Module, multipliers: dict[str, float]) -> list[dict[str, Any]]:
@@ -134,11 +161,32 @@ class Trainer:
         self.optimizer = torch.optim.Adam(
             parameter_groups(model, cfg.lr_multipliers), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
         )
+        self._with_gradient = self._gradient_function() if losses.needs_gradient else None
+        # Autograd w.r.t. the inputs is needed for autograd gradients and higher derivatives.
+        self._input_graph = losses.needs_input_graph or (losses.needs_gradient and self._with_gradient is None)
         self.recoveries: list[dict[str, Any]] = []
         self.last_losses: dict[str, float] = {}
         self.seconds = 0.0
         # Checking finiteness forces a device sync; on GPUs do it every few steps.
         self._check_every = 1 if device.type == "cpu" else 16
+
+    def _gradient_function(self) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None:
+        """``x -> (outputs, grad f)`` for ``gradient: analytic`` (maybe compiled), else None."""
+        if self.cfg.gradient != "analytic":
+            return None
+        from sdf.analytic_gradient import field_with_gradient, supports_analytic_gradient
+
+        if not supports_analytic_gradient(self.model):
+            raise ConfigError(
+                "train.gradient: 'analytic' supports the mlp network on none/fourier/hashgrid (PyTorch) "
+                "encodings; use 'autograd'"
+            )
+        model = self.model
+
+        def with_gradient(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return field_with_gradient(model, x)
+
+        return CompiledOrEager(with_gradient) if self.cfg.compile else with_gradient
 
     # ------------------------------------------------------------ state
 
@@ -216,7 +264,8 @@ class Trainer:
             group["lr"] = lr * group["lr_multiplier"]
         self._announce_progress(self.step / max(self.cfg.iterations, 1))
         batch = self.sampler.sample()
-        probe = FieldProbe(self.model, batch, differentiable_inputs=self.losses.needs_gradient)
+        probe = FieldProbe(self.model, batch, differentiable_inputs=self._input_graph,
+                           with_gradient=self._with_gradient)
         values = self.losses(probe, self.step)
         self.optimizer.zero_grad(set_to_none=True)
         values.total.backward()

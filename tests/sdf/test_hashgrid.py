@@ -132,7 +132,7 @@ def test_smoothstep_has_second_derivatives_linear_does_not():
 
 
 def test_coarse_to_fine_window():
-    enc = build_hashgrid(grid_cfg(coarse_to_fine_start=2, coarse_to_fine_until=0.5), seed=0)
+    enc = build_hashgrid(grid_cfg(coarse_to_fine=True, coarse_to_fine_start=2, coarse_to_fine_until=0.5), seed=0)
     enc.set_training_progress(0.0)
     assert enc.level_window.tolist() == [1, 1, 0, 0, 0, 0]
     enc.set_training_progress(0.25)  # halfway through the ramp: 2 + 0.5 * 4 = 4 levels
