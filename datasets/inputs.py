@@ -15,7 +15,7 @@ import numpy as np
 
 from datasets.normalize import Normalization
 from datasets.readers import ReadOptions, read_point_cloud
-from sdf.errors import ConfigError
+from sdf.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from datasets.masks import MaskOptions
@@ -81,6 +81,8 @@ def read_input(path: str | Path, options: ReadOptions | None = None,
     from datasets.masks import MaskOptions, is_mask_stack, read_mask_stack
 
     p = Path(path)
+    if not p.exists():
+        raise InputError("no such file or folder", p)
     if p.suffix.lower() in SLICE_EXTENSIONS:
         from datasets.csl import read_csl
 

@@ -9,3 +9,5 @@ import sdf.hashgrid  # noqa: F401  hash-grid encoding
 import sdf.losses  # noqa: F401  loss terms
 import sdf.networks  # noqa: F401  networks
 import sdf.sine_networks  # noqa: F401  SIREN and StEik quadratic networks
+import datasets.slice_sampling  # noqa: F401  slice sampler
+import sdf.losses_occupancy  # noqa: F401  occupancy loss terms

@@ -96,6 +96,9 @@ class GeometricMLP(nn.Module):
             if i == last:
                 nn.init.normal_(layer.weight, mean=math.sqrt(math.pi) / math.sqrt(layer.weight.shape[1]), std=1e-4)
                 nn.init.constant_(layer.bias, -radius)
+                if fan_out > 1:  # channel 1 is an occupancy logit (positive inside): start as -SDF
+                    layer.weight[1].neg_()
+                    layer.bias[1].neg_()
                 continue
             nn.init.normal_(layer.weight, 0.0, math.sqrt(2.0) / math.sqrt(fan_out))
             nn.init.zeros_(layer.bias)

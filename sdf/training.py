@@ -251,8 +251,8 @@ class Trainer:
     # ------------------------------------------------------------- loop
 
     def _announce_progress(self, fraction: float) -> None:
-        """Tell modules with coarse-to-fine schedules how far training is (0..1)."""
-        for module in self.model.modules():
+        """Tell modules (and the sampler) with coarse-to-fine schedules how far training is (0..1)."""
+        for module in (*self.model.modules(), self.sampler):
             hook = getattr(module, "set_training_progress", None)
             if callable(hook):
                 hook(fraction)

@@ -19,10 +19,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "input's coordinates, plus OUT.json (run record), OUT.ckpt (checkpoint) and "
                     "OUT.config.yaml (resolved config).",
     )
-    p.add_argument("input", type=Path, help="input point cloud or mesh file")
+    p.add_argument("input", type=Path, help="input point cloud or mesh, .csl slices, or mask folder/volume")
     p.add_argument("-o", "--output", type=Path,
                    help="output mesh (.ply .obj .off .stl .glb); default: INPUT_STEM_mesh.ply here")
     add_config_options(p)
+    p.add_argument("--spacing", type=float, nargs=3, metavar=("SX", "SY", "SZ"),
+                   help="mask stacks: world units per pixel column, row and slice (default 1 1 1)")
+    p.add_argument("--origin", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                   help="mask stacks: world position of pixel (0, 0) of slice 0 (default 0 0 0)")
+    p.add_argument("--axis", type=int, choices=(0, 1, 2), help="mask volumes: array axis indexing slices (default 0)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run whose checkpoint is OUTPUT.ckpt (its config is reused)")
     p.add_argument("--snapshot-every", type=int, metavar="K",
@@ -35,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from datasets.inputs import input_kind, read_input
+    from datasets.masks import mask_options_from
     from datasets.readers import ReadOptions
     from meshing.io import check_mesh_path, write_mesh
     from sdf.atomic import atomic_write_text
@@ -67,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         preset = args.config or default_preset(args.device, input_kind(args.input))
         cfg = resolve_config(preset, overrides)
     files.check_writable(overwrite=args.overwrite, resume=resume_state is not None)
-    data = read_input(args.input, ReadOptions(mesh_samples=cfg.data.mesh_samples, seed=cfg.seed))
+    data = read_input(args.input, ReadOptions(mesh_samples=cfg.data.mesh_samples, seed=cfg.seed),
+                      mask_options_from(args.spacing, args.origin, args.axis))
     t_read = time.perf_counter()
     result = reconstruct(data, cfg, checkpoint_path=files.checkpoint, snapshot_dir=files.snapshots,
                          resume=resume_state,
