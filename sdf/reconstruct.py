@@ -116,7 +116,7 @@ def reconstruct(
     trainer = Trainer(
         model, sampler, losses, cfg.train, device=device, checkpoint_path=checkpoint_path,
         checkpoint_extra={"config": to_dict(cfg), "normalization": normalization.to_dict(),
-                          "input": data.source},
+                          "input": data.source, "extent": [lo.tolist(), hi.tolist()]},
         progress=progress, step_callback=_chain(callbacks),
     )
     if resume is not None:

@@ -1,0 +1,124 @@
+"""Dense vs coarse-to-fine meshing of one trained field (issue: fast meshing).
+
+Run:  .venv/bin/python bench/meshing.py [--checkpoint run.ckpt] [--resolutions 128,256,512]
+
+Without ``--checkpoint`` the default preset is trained once on the bundled example
+scan (examples/lord_quas.ply). Each (method, resolution) is meshed in a fresh
+process so its peak memory (max RSS minus the RSS before meshing) is its own.
+Prints seconds, network queries, peak memory and the Chamfer distance between
+the two meshes at each resolution, with coarse-to-fine/dense ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _rss_mb() -> float:
+    """Current resident set size of this process, MB (Linux /proc)."""
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def _mesh_worker(checkpoint: str, method: str, resolution: int, device: str, out_path: str, queue) -> None:
+    import torch
+
+    from meshing.extract import extract_mesh
+    from sdf.checkpoint import load_checkpoint
+    from sdf.reconstruct import load_trained_field
+
+    state = load_checkpoint(checkpoint)
+    field, normalization, cfg = load_trained_field(state, device=device)
+    lo, hi = (np.asarray(v) for v in state["extent"])  # unit-frame box of the input
+    mesh_cfg = replace(cfg.mesh, resolution=resolution, method=method)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    base = _rss_mb()
+    t = time.perf_counter()
+    with torch.no_grad():
+        result = extract_mesh(field.surface_value, lo, hi, mesh_cfg, device=device)
+    seconds = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0 - base  # ru_maxrss is KB on Linux
+    mesh = result.mesh
+    mesh.vertices = normalization.to_world(mesh.vertices)
+    mesh.export(out_path)
+    gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else 0.0
+    queue.put({"method": method, "resolution": resolution, "seconds": seconds, "queries": result.queries,
+               "peak_mb": peak, "gpu_peak_mb": gpu_peak, "faces": len(mesh.faces)})
+
+
+def _train_field(path: Path) -> None:
+    from datasets.readers import read_point_cloud
+    from sdf.config import resolve_config
+    from sdf.reconstruct import reconstruct
+
+    cloud = read_point_cloud(REPO / "examples" / "lord_quas.ply")
+    reconstruct(cloud, resolve_config("default", [{"device": "cpu"}]), checkpoint_path=path, progress=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, help="trained run checkpoint (default: train one)")
+    parser.add_argument("--resolutions", default="128,256,512")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--samples", type=int, default=200_000, help="samples per mesh for the Chamfer distance")
+    args = parser.parse_args()
+    out_dir = REPO / "bench" / "results" / "meshing"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = args.checkpoint or out_dir / "field.ckpt"
+    if not checkpoint.exists():
+        print(f"training the default preset on examples/lord_quas.ply -> {checkpoint}", file=sys.stderr)
+        _train_field(checkpoint)
+    import trimesh
+
+    from evaluation.metrics import compare_meshes
+
+    ctx = mp.get_context("spawn")
+    rows = []
+    for res in (int(r) for r in args.resolutions.split(",")):
+        pair = {}
+        for method in ("dense", "coarse_to_fine"):
+            queue = ctx.Queue()
+            path = out_dir / f"{method}_{res}.ply"
+            proc = ctx.Process(target=_mesh_worker, args=(str(checkpoint), method, res, args.device, str(path), queue))
+            proc.start()
+            row = queue.get()
+            proc.join()
+            pair[method] = (row, path)
+            rows.append(row)
+            print(f"{method} {res}: {row['seconds']:.1f} s, {row['queries']:,} queries, "
+                  f"{row['peak_mb']:.0f} MB", file=sys.stderr, flush=True)
+        a, b = (trimesh.load(pair[m][1]) for m in ("dense", "coarse_to_fine"))
+        cd = compare_meshes(b, a, samples=args.samples).chamfer_l1
+        pair["coarse_to_fine"][0]["chamfer_to_dense"] = cd
+    print(f"\nMeshing one trained field (default preset on lord_quas), device {args.device}:\n")
+    print("| resolution | method | seconds | queries | peak MB | faces | Chamfer to dense | "
+          "speed-up | query ratio | memory ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    by_key = {(r["method"], r["resolution"]): r for r in rows}
+    for r in rows:
+        dense = by_key[("dense", r["resolution"])]
+        extra = ("", "", "", "")
+        if r["method"] == "coarse_to_fine":
+            extra = (f"{r['chamfer_to_dense']:.3g}", f"{dense['seconds'] / r['seconds']:.1f}x",
+                     f"{dense['queries'] / r['queries']:.1f}x", f"{dense['peak_mb'] / max(r['peak_mb'], 1):.1f}x")
+        mem = f"{r['peak_mb']:.0f}" + (f" (GPU {r['gpu_peak_mb']:.0f})" if r["gpu_peak_mb"] else "")
+        print(f"| {r['resolution']} | {r['method']} | {r['seconds']:.1f} | {r['queries']:,} | {mem} | "
+              f"{r['faces']:,} | {extra[0]} | {extra[1]} | {extra[2]} | {extra[3]} |")
+    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
