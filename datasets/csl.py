@@ -22,7 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
-from datasets.slices import PlaneSlice, SliceSet, make_slice_set, signed_area
+from datasets.slices import PlaneSlice, SliceSet, check_volume_extent, make_slice_set, signed_area
 from sdf.atomic import atomic_write_text
 from sdf.errors import InputError
 
@@ -112,7 +112,9 @@ def read_csl(path: str | Path) -> SliceSet:
     if lines.pos < len(lines.items):
         no, tok = lines.items[lines.pos]
         raise lines.error(no, f"unexpected content after the last of {n_planes} planes: {' '.join(tok)[:60]!r}")
-    return make_slice_set(planes, source, where=where, meta={"format": "csl"})
+    slices = make_slice_set(planes, source, where=where, meta={"format": "csl"})
+    check_volume_extent(slices)
+    return slices
 
 
 def _read_plane(lines: _Lines, index: int, n_planes: int) -> tuple[PlaneSlice, int]:
@@ -137,28 +139,30 @@ def _read_plane(lines: _Lines, index: int, n_planes: int) -> tuple[PlaneSlice, i
     for k in range(n_verts):
         vno, vtok = lines.next(f"vertex {k + 1} of {n_verts} of plane {index}")
         if len(vtok) != 3:
-            raise lines.error(vno, f"vertex {k + 1} of plane {index} must be 'x y z', got {' '.join(vtok)[:60]!r}")
-        vertices[k] = _floats(lines, vno, vtok, f"vertex {k + 1} coordinates")
+            raise lines.error(vno, f"plane {index}: vertex {k + 1} must be 'x y z', got {' '.join(vtok)[:60]!r}")
+        vertices[k] = _floats(lines, vno, vtok, f"plane {index}: vertex {k + 1} coordinates")
     loops, parents, labels = [], [], []
     for c in range(n_comps):
         cno, ctok = lines.next(f"component {c + 1} of {n_comps} of plane {index}")
         head = ctok[0].lower().split("h")
         if len(head) > 2 or len(ctok) < 2:
-            raise lines.error(cno, f"component must be 'n[hK] label i0 i1 ...', got {' '.join(ctok)[:60]!r}")
+            raise lines.error(cno, f"plane {index}: component must be 'n[hK] label i0 i1 ...', got {' '.join(ctok)[:60]!r}")
         count = _int(lines, cno, head[0], "component vertex count")
         parent = _int(lines, cno, head[1], "hole parent index K") if len(head) == 2 else -1
         label = _int(lines, cno, ctok[1], "component label")
         indices = [_int(lines, cno, t, "vertex index") for t in ctok[2:]]
         if len(indices) != count:
-            raise lines.error(cno, f"component {c + 1} declares {count} vertex indices but lists {len(indices)}")
+            raise lines.error(cno, f"plane {index}: component {c + 1} declares {count} vertex indices "
+                                   f"but lists {len(indices)}")
         if count < 3:
-            raise lines.error(cno, f"component {c + 1} is an open contour: {count} vertices (at least 3 needed)")
+            raise lines.error(cno, f"plane {index}: component {c + 1} is an open contour: {count} vertices "
+                                   "(at least 3 needed)")
         bad = [i for i in indices if not 0 <= i < n_verts]
         if bad:
-            raise lines.error(cno, f"component {c + 1} refers to vertex {bad[0]}, outside 0..{n_verts - 1} "
-                                   "(open or broken contour)")
+            raise lines.error(cno, f"plane {index}: component {c + 1} refers to vertex {bad[0]}, "
+                                   f"outside 0..{n_verts - 1} (open or broken contour)")
         if parent >= 0 and not (0 <= parent < n_comps and parent != c):
-            raise lines.error(cno, f"component {c + 1} is a hole of component {parent}, which does not exist "
+            raise lines.error(cno, f"plane {index}: component {c + 1} is a hole of component {parent}, which does not exist "
                                    f"(K must be another component index, 0..{n_comps - 1})")
         loops.append(vertices[indices])
         parents.append(parent)

@@ -50,10 +50,14 @@ def input_kind(path: str | Path) -> str:
     volumes), else ``"points"``."""
     from datasets.masks import is_mask_stack
 
+    from datasets.readers import supported_extensions
+
     p = Path(path)
-    if p.suffix.lower() in SLICE_EXTENSIONS or is_mask_stack(p):
+    if p.suffix.lower() in SLICE_EXTENSIONS:
         return "slices"
-    return "points"
+    if p.suffix.lower() in supported_extensions() and p.is_dir():
+        return "points"  # a folder named like a point file: read_input reports it
+    return "slices" if is_mask_stack(p) else "points"
 
 
 def read_input(path: str | Path, options: ReadOptions | None = None,
@@ -80,9 +84,13 @@ def read_input(path: str | Path, options: ReadOptions | None = None,
     """
     from datasets.masks import MaskOptions, is_mask_stack, read_mask_stack
 
+    from datasets.readers import supported_extensions
+
     p = Path(path)
     if not p.exists():
         raise InputError("no such file or folder", p)
+    if p.is_dir() and p.suffix.lower() in (*SLICE_EXTENSIONS, *supported_extensions()):
+        raise InputError(f"is a directory, expected a {p.suffix.lower()} file", p)
     if p.suffix.lower() in SLICE_EXTENSIONS:
         from datasets.csl import read_csl
 

@@ -108,10 +108,46 @@ def read_point_cloud(path: str | Path, options: ReadOptions | None = None) -> Po
             f"unknown format {ext or '(no extension)'!r}; supported: {', '.join(supported_extensions())}", p
         )
     check_readable_file(p)
-    return _READERS[ext](p, options)
+    _check_content_matches_extension(p, ext)
+    try:
+        return _READERS[ext](p, options)
+    except OSError as exc:  # permission or I/O trouble after the checks above
+        raise InputError(f"cannot be read ({exc.strerror or type(exc).__name__})", p) from None
+
+
+_MAGIC: tuple[tuple[bytes, str, tuple[str, ...]], ...] = (
+    (b"ply\n", "PLY", (".ply",)),
+    (b"ply\r\n", "PLY", (".ply",)),
+    (b"\x93NUMPY", "NumPy .npy array", (".npy",)),
+    (b"PK\x03\x04", "NumPy .npz archive (zip)", (".npz",)),
+)
+
+
+def _check_content_matches_extension(path: Path, ext: str) -> None:
+    """Reject a file whose first bytes are an unmistakable magic number of another format."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    for magic, name, extensions in _MAGIC:
+        if head.startswith(magic) and ext not in extensions:
+            raise InputError(f"looks like a {name} file but is named {ext}; rename it to {extensions[0]}", path)
 
 
 # --------------------------------------------------------------------------- PLY
+
+
+@dataclass(frozen=True)
+class PlyElement:
+    """One ``element`` of a PLY header and its properties."""
+
+    name: str
+    count: int
+    properties: tuple[tuple[str, bool], ...]
+    """(type name, is a list) per property, in order."""
+
+
+_PLY_SIZES = {"char": 1, "uchar": 1, "int8": 1, "uint8": 1, "short": 2, "ushort": 2, "int16": 2, "uint16": 2,
+              "int": 4, "uint": 4, "int32": 4, "uint32": 4, "float": 4, "float32": 4,
+              "double": 8, "float64": 8}
 
 
 @dataclass(frozen=True)
@@ -120,6 +156,9 @@ class PlyHeader:
 
     format: str
     element_counts: dict[str, int]
+    elements: tuple[PlyElement, ...] = ()
+    data_offset: int = 0
+    """Byte offset of the first data byte (just after ``end_header``)."""
 
 
 def read_ply_header(path: Path) -> PlyHeader:
@@ -131,7 +170,9 @@ def read_ply_header(path: Path) -> PlyHeader:
     end = head.find(b"end_header")
     if end < 0:
         raise InputError("PLY header has no 'end_header' line (truncated or corrupt)", path)
-    fmt, counts = "", {}
+    newline = head.find(b"\n", end)
+    data_offset = len(head) if newline < 0 else newline + 1
+    fmt, counts, elements = "", {}, []
     for raw in head[:end].decode("ascii", errors="replace").splitlines():
         parts = raw.split()
         if len(parts) >= 2 and parts[0] == "format":
@@ -141,9 +182,62 @@ def read_ply_header(path: Path) -> PlyHeader:
                 counts[parts[1]] = int(parts[2])
             except ValueError:
                 raise InputError(f"PLY header has a bad element count: {raw.strip()!r}", path) from None
+            if counts[parts[1]] < 0:
+                raise InputError(f"PLY header has a negative element count: {raw.strip()!r}", path)
+            elements.append(PlyElement(parts[1], counts[parts[1]], ()))
+        elif len(parts) >= 3 and parts[0] == "property" and elements:
+            prop = (parts[1], parts[1] == "list")
+            last = elements[-1]
+            elements[-1] = PlyElement(last.name, last.count, last.properties + (prop,))
     if fmt not in ("ascii", "binary_little_endian", "binary_big_endian"):
         raise InputError(f"PLY header has an unknown format {fmt!r}", path)
-    return PlyHeader(fmt, counts)
+    return PlyHeader(fmt, counts, tuple(elements), data_offset)
+
+
+def _check_ply_vertex_data(path: Path, header: PlyHeader) -> None:
+    """Fail when the file holds fewer complete vertices than its header declares.
+
+    Checked for the vertex element when it comes first and has scalar properties
+    only (the usual layout); parsers would otherwise fail with an unhelpful
+    message or, for ASCII, read the face lines as vertices.
+    """
+    if not header.elements or header.elements[0].name != "vertex":
+        return
+    vertex = header.elements[0]
+    if not vertex.properties or any(is_list for _, is_list in vertex.properties):
+        return
+    if header.format == "ascii":
+        complete = _complete_ascii_rows(path, header.data_offset, vertex.count, len(vertex.properties))
+    else:
+        sizes = [_PLY_SIZES.get(kind) for kind, _ in vertex.properties]
+        if None in sizes:
+            return  # an unknown type: let the parser report it
+        available = path.stat().st_size - header.data_offset
+        complete = available // sum(sizes)
+    if complete < vertex.count:
+        raise InputError(f"PLY vertex data ends early: the header declares {vertex.count} vertices but the file "
+                         f"holds only {complete} complete ones (truncated, or the header count is wrong)", path)
+
+
+def _complete_ascii_rows(path: Path, offset: int, wanted: int, columns: int) -> int:
+    """How many of the first ``wanted`` data lines of an ASCII PLY hold ``columns`` numbers."""
+    complete = 0
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        for raw in fh:
+            if complete >= wanted:
+                break
+            fields = raw.split()
+            if not fields:
+                continue
+            if len(fields) != columns:
+                break
+            try:
+                [float(f) for f in fields]
+            except ValueError:
+                break
+            complete += 1
+    return complete
 
 
 @_reader(".ply")
@@ -152,6 +246,7 @@ def _read_ply(path: Path, options: ReadOptions) -> PointCloud:
     declared = header.element_counts.get("vertex", 0)
     if declared == 0:
         raise InputError("has no points (the PLY header declares 0 vertices)", path)
+    _check_ply_vertex_data(path, header)
     geometry = _trimesh_load(path, "ply")
     got = len(geometry.vertices)
     if got != declared:
@@ -196,6 +291,8 @@ def _trimesh_load(path: Path, file_type: str):
 
 @_reader(".obj", ".off", ".stl")
 def _read_mesh(path: Path, options: ReadOptions) -> PointCloud:
+    if path.suffix.lower() == ".obj":
+        _check_obj_faces(path)
     geometry = _trimesh_load(path, path.suffix.lower().lstrip("."))
     faces = np.asarray(getattr(geometry, "faces", np.zeros((0, 3))))
     if len(faces) == 0:
@@ -210,8 +307,12 @@ def _sample_mesh(mesh, path: Path, options: ReadOptions) -> PointCloud:
 
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     faces = np.asarray(mesh.faces)
-    if faces.min() < 0 or faces.max() >= len(vertices):
-        raise InputError(f"faces refer to vertex {int(faces.max())} but there are only {len(vertices)} vertices", path)
+    bad = (faces < 0) | (faces >= len(vertices))
+    if bad.any():
+        face = int(np.flatnonzero(bad.any(axis=1))[0])
+        index = int(faces[face][bad[face]][0])
+        raise InputError(f"face {face + 1} refers to vertex {index} but the file has only {len(vertices)} vertices "
+                         f"(indices 0..{len(vertices) - 1})", path)
     if not np.isfinite(vertices).all():
         raise InputError("has NaN or infinite vertex coordinates", path)
     mesh = trimesh.Trimesh(vertices, faces, process=False)
@@ -222,16 +323,51 @@ def _sample_mesh(mesh, path: Path, options: ReadOptions) -> PointCloud:
     return make_point_cloud(points, normals, source=path)
 
 
+def _check_obj_faces(path: Path) -> None:
+    """Every OBJ face index must name an existing vertex (1-based, or negative = relative).
+
+    trimesh drops or wraps bad indices silently in some versions; a face
+    pointing past the vertex list means a truncated or corrupt file.
+    """
+    try:
+        with open(path, "r", encoding="utf-8", errors="replace") as fh:
+            lines = fh.readlines()
+    except OSError:
+        return  # reported by the loader
+    total = sum(1 for line in lines if line.startswith("v ") or line.startswith("v\t"))
+    seen, face = 0, 0
+    for number, line in enumerate(lines, start=1):
+        if line.startswith("v ") or line.startswith("v\t"):
+            seen += 1
+        elif line.startswith("f ") or line.startswith("f\t"):
+            face += 1
+            for token in line.split()[1:]:
+                try:
+                    index = int(token.split("/", 1)[0])
+                except ValueError:
+                    raise InputError(f"line {number}: face {face} has a bad vertex index {token!r}", path) from None
+                if index == 0:
+                    raise InputError(f"line {number}: face {face} uses vertex index 0; OBJ indices start at 1",
+                                     path)
+                if index > total or -index > seen:
+                    raise InputError(f"line {number}: face {face} refers to vertex {index} but the file has only "
+                                     f"{total} vertices", path)
+
+
 # ---------------------------------------------------------------------------- text
 
 
 @_reader(".xyz", ".pts", ".txt")
 def _read_text(path: Path, options: ReadOptions) -> PointCloud:
+    raw_bytes = path.read_bytes()
     try:
-        with open(path, "r", encoding="utf-8") as fh:
-            lines = [ln for ln in (raw.split("#", 1)[0].strip() for raw in fh) if ln]
+        if b"\0" in raw_bytes[:65536]:
+            raise UnicodeDecodeError("utf-8", raw_bytes[:1], 0, 1, "NUL byte")
+        text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError("is not a text point file (binary content)", path) from None
+        raise InputError(f"is not a text point file (binary content); {path.suffix} files hold "
+                         "'x y z [nx ny nz]' rows", path) from None
+    lines = [ln for ln in (raw.split("#", 1)[0].strip() for raw in text.splitlines()) if ln]
     if lines and len(lines[0].split()) == 1:
         lines = lines[1:]  # some .pts files start with the point count
     if not lines:
@@ -256,6 +392,9 @@ def _from_columns(table: np.ndarray, path: Path) -> PointCloud:
 
 @_reader(".npy")
 def _read_npy(path: Path, options: ReadOptions) -> PointCloud:
+    with open(path, "rb") as fh:
+        if not fh.read(6) == b"\x93NUMPY":
+            raise InputError("is not a NumPy .npy file (it does not start with the NUMPY header)", path)
     try:
         table = np.load(path, allow_pickle=False)
     except Exception as exc:

@@ -31,6 +31,10 @@ PLANARITY_TOLERANCE = 1e-3
 """Largest allowed distance of a contour point to its plane, as a fraction of the
 bounding-box diagonal of all contour points."""
 
+COPLANAR_TOLERANCE = 1e-9
+"""All contour points within this fraction of their diagonal of one plane: no
+extent across the slices (e.g. every plane given twice at the same place)."""
+
 MIN_AREA_FRACTION = 1e-12
 """A contour whose area is below this fraction of the squared diagonal is degenerate."""
 
@@ -418,6 +422,19 @@ def check_slices(planes: Sequence[PlaneSlice], source: str, where: Sequence[str]
             if parent >= 0 and not points_inside(loops2[k][:1], [loops2[parent]])[0]:
                 raise InputError(f"{loc}: contour {k + 1} is marked as a hole of contour {parent + 1} "
                                  "but lies outside it", source)
+
+
+def check_volume_extent(slices: "SliceSet") -> None:
+    """Raise :class:`InputError` when every contour lies in one plane (all planes
+    coincide): such slices enclose no volume to reconstruct."""
+    verts = slices.vertices()
+    diag = float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0))) if len(verts) else 0.0
+    if diag == 0.0:
+        return  # reported by check_slices
+    centred = (verts - verts.mean(axis=0)) / diag
+    if np.linalg.svd(centred, compute_uv=False)[-1] / np.sqrt(len(verts)) < COPLANAR_TOLERANCE:
+        raise InputError("all contours lie in one plane (the planes coincide); slices at different positions "
+                         "are needed to enclose a volume", slices.source)
 
 
 def make_slice_set(planes: Sequence[PlaneSlice], source: str, *, where: Sequence[str] | None = None,

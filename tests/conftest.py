@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-# Two cores on CI: keep torch from oversubscribing when pytest forks nothing.
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# Two cores on CI: keep torch from oversubscribing when pytest forks nothing. An explicit
+# OMP_NUM_THREADS wins (on a busy 2-core machine two spinning threads run ~10x slower than one).
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or max(1, min(2, os.cpu_count() or 1)))
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -10,6 +10,10 @@ from sdf.cli import add_common_options
 from sdf.cli.options import add_config_options, default_preset, overrides_from_args
 
 
+EXIT_NO_SURFACE = 3
+"""Exit status when training finished but the field has no surface to mesh."""
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "reconstruct",
@@ -17,7 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Train a neural SDF on a point cloud (.ply .xyz .pts .txt .npy .npz .pcd, or a mesh "
                     ".obj .off .stl to sample) and write its zero level set as a closed mesh in the "
                     "input's coordinates, plus OUT.json (run record), OUT.ckpt (checkpoint) and "
-                    "OUT.config.yaml (resolved config).",
+                    "OUT.config.yaml (resolved config). Exit status: 0 done, 2 bad input or option "
+                    "(one 'error:' line, nothing written), 3 trained but no surface to mesh (one 'warning:' "
+                    "line; checkpoint kept), 130 interrupted (checkpoint kept; continue with --resume).",
     )
     p.add_argument("input", type=Path, help="input point cloud or mesh, .csl slices, or mask folder/volume")
     p.add_argument("-o", "--output", type=Path,
@@ -42,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from datasets.inputs import input_kind, read_input
     from datasets.masks import mask_options_from
     from datasets.readers import ReadOptions
-    from meshing.io import check_mesh_path, write_mesh
+    from meshing.io import check_mesh_path, check_mesh_precision, write_mesh
     from sdf.atomic import atomic_write_text
     from sdf.checkpoint import load_checkpoint
     from sdf.config import config_from_dict, dump_config, resolve_config
@@ -75,20 +81,29 @@ def run(args: argparse.Namespace) -> int:
     files.check_writable(overwrite=args.overwrite, resume=resume_state is not None)
     data = read_input(args.input, ReadOptions(mesh_samples=cfg.data.mesh_samples, seed=cfg.seed),
                       mask_options_from(args.spacing, args.origin, args.axis))
+    check_mesh_precision(files.mesh, data.extent_points())
     t_read = time.perf_counter()
     result = reconstruct(data, cfg, checkpoint_path=files.checkpoint, snapshot_dir=files.snapshots,
                          resume=resume_state,
                          progress=not args.quiet)
     t_done = time.perf_counter()
-    write_mesh(result.mesh, files.mesh)
+    empty = len(result.mesh.faces) == 0
+    if not empty:  # an empty mesh file would pass for a result; the warning was logged
+        write_mesh(result.mesh, files.mesh)
     atomic_write_text(files.config, dump_config(cfg))
     record = result.record
     record["seconds"] = {"read": round(t_read - t0, 3), **record["seconds"],
                          "write": round(time.perf_counter() - t_done, 3)}
     record["seconds"]["total"] = round(time.perf_counter() - t0, 3)
-    record["output"] = {"mesh": str(files.mesh), "checkpoint": str(files.checkpoint), "config": str(files.config)}
+    record["output"] = {"mesh": None if empty else str(files.mesh), "checkpoint": str(files.checkpoint),
+                        "config": str(files.config)}
     record["config"] = to_dict(cfg)
     write_json(files.record, record)
+    if empty:
+        print(f"no mesh written; the trained field is kept in {files.checkpoint} -- re-mesh it with the same "
+              "command plus --resume and other mesh options (e.g. --set mesh.level=...), or train longer")
+        print(f"record: {files.record}")
+        return EXIT_NO_SURFACE
     mesh = result.mesh
     print(f"mesh: {files.mesh} ({len(mesh.vertices)} vertices, {len(mesh.faces)} faces, "
           f"{'watertight' if mesh.is_watertight else 'NOT watertight'}) in {record['seconds']['total']:.1f} s")

@@ -49,9 +49,10 @@ def test_writer_reader_round_trip(tmp_path):
 
 
 def test_writer_orients_outer_ccw_and_holes_cw(tmp_path):
-    plane = _tilted_slices().planes[0]
+    tilted = _tilted_slices().planes
+    plane = tilted[0]
     flipped = make_plane(plane.normal, plane.offset, [lp[::-1] for lp in plane.loops], parents=plane.parents)
-    slices = make_slice_set([flipped, flipped], "flipped")
+    slices = make_slice_set([flipped, tilted[2]], "flipped")  # two planes apart: a volume
     read = read_csl(write_csl(slices, tmp_path / "f.csl"))
     outer, hole = read.planes[0].loops_2d()
     assert signed_area(outer) > 0 > signed_area(hole)
