@@ -23,6 +23,13 @@ def outside_value(low: float, high: float, level: float) -> np.float32:
 
 def check_crossing(low: float, high: float, level: float) -> None:
     """Raise :class:`NoSurfaceError`, with the likely cause, unless ``low < level < high``."""
+    if level != 0.0 and not low < level < high:
+        raise NoSurfaceError(
+            f"the field never crosses mesh.level = {level:g} in the meshing box (it spans {low:.4g} .. {high:.4g}); "
+            "the level is outside the field's range -- use a level inside it (0 is the surface)"
+        )
+    if not np.isfinite(low) or not np.isfinite(high):
+        raise NoSurfaceError("the field is not finite in the meshing box; training diverged")
     if not low < level:
         raise NoSurfaceError(
             f"the field is above {level:g} everywhere in the meshing box (min {low:.4g}); "

@@ -6,9 +6,10 @@ file system except for the optional checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import platform
 import time
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -24,12 +25,14 @@ from sdf import __version__
 from sdf.config import ReconConfig, config_from_dict
 from sdf.configtools import to_dict
 from sdf.device import resolve_device
-from sdf.errors import ConfigError, InputError
+from sdf.errors import ConfigError, InputError, NoSurfaceError
 from sdf.fields import NeuralField, build_field
 from sdf.losses import LossSet
 from sdf.schedules import is_always_zero
 from sdf.snapshots import SnapshotWriter
 from sdf.training import Trainer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,7 +42,9 @@ class Reconstruction:
     Attributes
     ----------
     mesh : trimesh.Trimesh
-        Closed, outward-oriented mesh in the input's world coordinates.
+        Closed, outward-oriented mesh in the input's world coordinates; empty
+        (with a logged warning naming the likely cause, and ``record["mesh"]
+        ["warning"]``) when the trained field has no zero level set in the box.
     field : NeuralField
         The trained field (unit frame), in eval mode.
     normalization : Normalization
@@ -125,8 +130,16 @@ def reconstruct(
     result = trainer.fit()
     t_train = time.perf_counter()
     model.eval()
-    meshed = extract_mesh(model.surface_value, lo, hi, cfg.mesh, device=device)
-    mesh = meshed.mesh
+    no_surface = None
+    try:
+        meshed = extract_mesh(model.surface_value, lo, hi, cfg.mesh, device=device)
+        mesh, grid_shape, queries = meshed.mesh, list(meshed.grid.shape), meshed.queries
+        if len(mesh.faces) == 0:
+            raise NoSurfaceError("marching cubes produced no triangles")
+    except NoSurfaceError as exc:
+        no_surface = f"the extracted mesh is empty: {exc}"
+        log.warning("%s", no_surface)
+        mesh, grid_shape, queries = trimesh.Trimesh(), [], 0
     mesh.vertices = normalization.to_world(mesh.vertices)
     t_mesh = time.perf_counter()
     record = {
@@ -143,7 +156,8 @@ def reconstruct(
         "train": {"steps": result.steps, "final_losses": result.final_losses, "recoveries": result.recoveries},
         "mesh": {
             "vertices": len(mesh.vertices), "faces": len(mesh.faces), "watertight": bool(mesh.is_watertight),
-            "grid": list(meshed.grid.shape), "queries": meshed.queries,
+            "grid": grid_shape, "queries": queries, "empty": no_surface is not None,
+            **({"warning": no_surface} if no_surface is not None else {}),
         },
         "normalization": normalization.to_dict(),
         "config": to_dict(cfg),

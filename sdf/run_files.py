@@ -44,18 +44,23 @@ class RunFiles:
         Raises
         ------
         OutputExistsError
-            The mesh exists (without ``overwrite``), or a checkpoint exists that
-            would be neither resumed nor explicitly overwritten.
+            Without ``overwrite`` or ``resume``: the mesh, its checkpoint, run
+            record, config or snapshot folder exists. (``resume`` continues that
+            run and rewrites its files.)
         """
-        if overwrite:
+        if overwrite or resume:
             return
-        if self.mesh.exists() and not resume:
+        if self.mesh.exists():
             raise OutputExistsError(f"{self.mesh}: already exists; pass --overwrite to replace it")
-        if self.checkpoint.exists() and not resume:
+        if self.checkpoint.exists():
             raise OutputExistsError(
                 f"{self.checkpoint}: a checkpoint of an earlier run exists; "
                 "pass --resume to continue it or --overwrite to start over"
             )
+        for sidecar in (self.record, self.config, self.snapshots):
+            if sidecar.exists():
+                raise OutputExistsError(f"{sidecar}: already exists (from an earlier run); "
+                                        "pass --overwrite to replace it")
 
 
 def write_json(path: str | Path, data: Any) -> Path:

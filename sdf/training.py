@@ -280,38 +280,30 @@ class Trainer:
         return values.total.detach(), grad_norm.detach(), {k: v.detach() for k, v in values.unweighted.items()}
 
     def fit(self) -> TrainResult:
-        """Train from the current step to ``cfg.iterations``; checkpoint as configured."""
+        """Train from the current step to ``cfg.iterations``; checkpoint as configured.
+
+        Ctrl-C / SIGTERM stop at the next step boundary: the state is checkpointed
+        (if finite) and :class:`TrainingInterrupted` raised; ``--resume`` continues
+        exactly where it stopped.
+        """
         cfg = self.cfg
         if self.step >= cfg.iterations:
             return TrainResult(self.step, self.seconds, self.last_losses, self.recoveries)
         self.model.train()
-        snapshot = self._snapshot()
         bar = tqdm(total=cfg.iterations, initial=self.step, desc="train", unit="it",
                    disable=not self.progress, dynamic_ncols=True, leave=False)
         started = time.perf_counter() - self.seconds
         try:
-            while self.step < cfg.iterations:
-                total, grad_norm, terms = self.train_step()
-                if self.step % self._check_every == 0 or self.step == cfg.iterations:
-                    if not (torch.isfinite(total) and torch.isfinite(grad_norm)):
-                        self._recover(snapshot, "loss" if not torch.isfinite(total) else "gradient")
-                        bar.n = self.step
-                        continue
-                    if self.step % cfg.guard_every == 0:
-                        snapshot = self._snapshot()
-                if self.step % 10 == 0 or self.step == cfg.iterations:
-                    self.last_losses = {"total": float(total), **{k: float(v) for k, v in terms.items()}}
-                    bar.set_postfix(loss=f"{self.last_losses['total']:.4g}", refresh=False)
-                bar.update(self.step - bar.n)
-                if self.step_callback is not None:
-                    self.step_callback(self.step, self.model)
-                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.iterations:
-                    self.seconds = time.perf_counter() - started
-                    self.save()
+            with _DeferredStop() as stop:
+                self._loop(bar, stop, started)
         except KeyboardInterrupt:
+            # Raised at a step boundary (deferred signal, or a step callback): the state is consistent.
             self.seconds = time.perf_counter() - started
-            self.save()
-            raise TrainingInterrupted(self.step, self.checkpoint_path) from None
+            if all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+                self.save()
+                raise TrainingInterrupted(self.step, self.checkpoint_path) from None
+            log.warning("interrupted with non-finite weights; kept the last periodic checkpoint")
+            raise TrainingInterrupted(self.step, None) from None
         finally:
             bar.close()
         self.seconds = time.perf_counter() - started
@@ -319,3 +311,65 @@ class Trainer:
         self.save()
         self.model.eval()
         return TrainResult(self.step, self.seconds, self.last_losses, self.recoveries)
+
+    def _loop(self, bar, stop: "_DeferredStop", started: float) -> None:
+        """The steps of :meth:`fit`, with non-finite guards and periodic checkpoints."""
+        cfg = self.cfg
+        snapshot = self._snapshot()
+        while self.step < cfg.iterations:
+            if stop.requested:
+                raise KeyboardInterrupt
+            total, grad_norm, terms = self.train_step()
+            if self.step % self._check_every == 0 or self.step == cfg.iterations:
+                if not (torch.isfinite(total) and torch.isfinite(grad_norm)):
+                    self._recover(snapshot, "loss" if not torch.isfinite(total) else "gradient")
+                    bar.n = self.step
+                    continue
+                if self.step % cfg.guard_every == 0:
+                    snapshot = self._snapshot()
+            if self.step % 10 == 0 or self.step == cfg.iterations:
+                self.last_losses = {"total": float(total), **{k: float(v) for k, v in terms.items()}}
+                bar.set_postfix(loss=f"{self.last_losses['total']:.4g}", refresh=False)
+            bar.update(self.step - bar.n)
+            if self.step_callback is not None:
+                self.step_callback(self.step, self.model)
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.iterations:
+                self.seconds = time.perf_counter() - started
+                self.save()
+
+
+class _DeferredStop:
+    """While active (main thread only), SIGINT and SIGTERM set :attr:`requested`
+    instead of interrupting mid-step, so the trainer stops -- and checkpoints -- at
+    the next step boundary, never with a half-applied optimiser step. A second
+    signal interrupts at once (the last periodic checkpoint stays)."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        log.info("stop requested (signal %d); finishing the current step and checkpointing", signum)
+
+    def __enter__(self) -> "_DeferredStop":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                number = getattr(signal, name, None)
+                if number is not None:
+                    self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous.clear()
