@@ -134,7 +134,7 @@ def cases() -> list[Case]:
     return [
         # ---- PLY
         Case("truncated_binary.ply", good_binary[: len(good_binary) * 3 // 5],
-             "binary PLY cut off mid-data (200 vertices declared, about 110 present)",
+             "binary PLY cut off mid-data (200 vertices declared, 117 complete)",
              "vertex data ends early"),
         Case("truncated_ascii.ply", good_ascii[:ascii_cut],
              "ASCII PLY cut off in the middle of a line",
