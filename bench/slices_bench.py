@@ -32,7 +32,7 @@ import torch
 import trimesh
 
 # Run as a script, Python puts bench/ first on the path, where a script may shadow a
-# package of the same name (bench/meshing.py vs meshing/): use the repository root instead.
+# package of the same name (a bench/meshing.py would hide meshing/): use the repository root instead.
 _BENCH = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
 sys.path.insert(0, str(_BENCH.parent))

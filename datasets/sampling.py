@@ -8,7 +8,14 @@ The point-cloud sampler produces
 * ``uniform`` -- uniform points in the cube ``[-domain, domain]^3``;
 * ``near`` -- input points jittered by a Gaussian whose width is the distance to
   the k-th nearest input neighbour (IGR's local sigma), so sampling adapts to
-  the local density.
+  the local density;
+* ``exterior`` (optional) -- points of the cube outside the input's bounding box,
+  labelled outside (0).
+
+With ``occupancy_labels`` and oriented normals, ``near`` points also carry
+inside/outside labels: 1 behind the nearest oriented input point
+(``(q - p) . n < 0``), else 0. These supervise an occupancy head (the Occ-SDF
+hybrid, ``configs/occsdf.yaml``).
 
 All randomness comes from one ``torch.Generator`` on the device, so sampling
 needs no host round trip and its state is checkpointed with the model.
@@ -88,9 +95,15 @@ class SurfaceSamplerConfig(SamplerConfig):
     """Multiplier on the local Gaussian width."""
     min_sigma: float = 0.002
     """Lower bound on the Gaussian width, unit frame (guards duplicate points)."""
+    occupancy_labels: bool = False
+    """Label ``near`` points inside (1) / outside (0) from the oriented input normals."""
+    exterior_points: int = 0
+    """Points per iteration outside the input's bounding box (grown by ``exterior_margin``), labelled 0."""
+    exterior_margin: float = 0.05
+    """Gap between the input's bounding box and the exterior region, unit frame."""
 
     def validate(self, path: str) -> None:
-        for key in ("surface_points", "uniform_points", "near_points"):
+        for key in ("surface_points", "uniform_points", "near_points", "exterior_points"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{path}.{key}: must be >= 0")
         if self.surface_points == 0:
@@ -99,16 +112,42 @@ class SurfaceSamplerConfig(SamplerConfig):
             raise ConfigError(f"{path}.domain: must exceed 1.0 (inputs fill [-1, 1]), got {self.domain}")
         if self.knn_k < 1:
             raise ConfigError(f"{path}.knn_k: must be >= 1")
+        if self.exterior_margin < 0:
+            raise ConfigError(f"{path}.exterior_margin: must be >= 0")
+
+
+def nearest_neighbours(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and indices (N, k+1) of each point's k nearest points, itself first (k capped at N-1)."""
+    from scipy.spatial import cKDTree
+
+    k = min(k, len(points) - 1)
+    return cKDTree(points).query(points, k=k + 1, workers=-1)
 
 
 def local_sigma(points: np.ndarray, k: int) -> np.ndarray:
     """Distance from each point (N, 3) to its k-th nearest other point, (N,)."""
-    from scipy.spatial import cKDTree
+    return nearest_neighbours(points, k)[0][:, -1]
 
-    k = min(k, len(points) - 1)
-    tree = cKDTree(points)
-    dist, _ = tree.query(points, k=k + 1, workers=-1)
-    return dist[:, -1]
+
+EXTERIOR_POOL = 65536
+"""Exterior points drawn once per run; iterations pick from this pool (fixed shapes, no host round trip)."""
+
+
+def exterior_pool(count: int, lo: np.ndarray, hi: np.ndarray, domain: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """``count`` uniform points (count, 3) of the cube ``[-domain, domain]^3`` outside the box ``[lo, hi]``.
+
+    Fewer are returned only if the box nearly fills the cube (rejection gives up after 200 rounds).
+    """
+    got, have = [], 0
+    for _ in range(200):
+        pts = rng.uniform(-domain, domain, size=(4 * count, 3))
+        keep = ~np.all((pts >= lo) & (pts <= hi), axis=1)
+        got.append(pts[keep])
+        have += int(keep.sum())
+        if have >= count:
+            break
+    return np.concatenate(got)[:count]
 
 
 class SurfaceSampler:
@@ -134,11 +173,17 @@ class SurfaceSampler:
         device: torch.device,
         seed: int,
     ):
+        if cfg.occupancy_labels and normals is None:
+            raise ValueError("occupancy_labels needs normals")
         self.cfg = cfg
         self.device = device
         self.points = torch.as_tensor(points, dtype=torch.float32, device=device)
         self.normals = None if normals is None else torch.as_tensor(normals, dtype=torch.float32, device=device)
-        sigma = np.maximum(local_sigma(points, cfg.knn_k) * cfg.sigma_scale, cfg.min_sigma)
+        dist, neighbours = nearest_neighbours(points, cfg.knn_k)
+        sigma = np.maximum(dist[:, -1] * cfg.sigma_scale, cfg.min_sigma)
+        # For occupancy labels: the candidates for the input point nearest to a jittered sample.
+        self.neighbours = (torch.as_tensor(neighbours, dtype=torch.int64, device=device)
+                           if cfg.occupancy_labels else None)
         self.sigma = torch.as_tensor(sigma, dtype=torch.float32, device=device)[:, None]
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed)
@@ -147,6 +192,14 @@ class SurfaceSampler:
             groups.append("uniform")
         if cfg.near_points:
             groups.append("near")
+        self.exterior = None
+        if cfg.exterior_points:
+            rng = np.random.default_rng(seed)
+            lo, hi = points.min(axis=0) - cfg.exterior_margin, points.max(axis=0) + cfg.exterior_margin
+            pool = exterior_pool(EXTERIOR_POOL, lo, hi, cfg.domain, rng)
+            if len(pool):
+                self.exterior = torch.as_tensor(pool, dtype=torch.float32, device=device)
+                groups.append("exterior")
         self.groups = tuple(groups)
 
     def _indices(self, count: int) -> torch.Tensor:
@@ -165,7 +218,26 @@ class SurfaceSampler:
             near = self._indices(cfg.near_points)
             noise = torch.randn((cfg.near_points, 3), device=self.device, generator=gen)
             batch.points["near"] = self.points[near] + noise * self.sigma[near]
+            if cfg.occupancy_labels:
+                batch.labels["near"] = self._inside_labels(batch.points["near"], near)
+        if self.exterior is not None:
+            pick = torch.randint(len(self.exterior), (cfg.exterior_points,), device=self.device, generator=gen)
+            batch.points["exterior"] = self.exterior[pick]
+            batch.labels["exterior"] = torch.zeros(cfg.exterior_points, device=self.device)
         return batch
+
+    def _inside_labels(self, query: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+        """1 where ``query`` (n, 3) is behind the oriented input point nearest to it, else 0; (n,).
+
+        The nearest point is searched among the k nearest neighbours of the point each
+        query was jittered from (the jitter is about the k-th neighbour distance), a
+        gather on the device. Using the source point's own normal instead would mislabel
+        points moved mostly sideways on curved surfaces (error ~ sigma^2 / radius).
+        """
+        candidates = self.neighbours[source]                              # (n, k+1)
+        squared = (query[:, None, :] - self.points[candidates]).square().sum(dim=2)
+        nearest = candidates.gather(1, squared.argmin(dim=1, keepdim=True)).squeeze(1)
+        return (((query - self.points[nearest]) * self.normals[nearest]).sum(dim=1) < 0).float()
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}
@@ -177,4 +249,9 @@ class SurfaceSampler:
 @SAMPLERS.register("surface", SurfaceSamplerConfig)
 def build_surface_sampler(cfg: SurfaceSamplerConfig, *, data, device: torch.device, seed: int) -> SurfaceSampler:
     """Build a :class:`SurfaceSampler` from a unit-frame :class:`~datasets.pointcloud.PointCloud`."""
+    if cfg.occupancy_labels and data.normals is None:
+        from sdf.errors import InputError
+
+        raise InputError("has no normals, and sampler.occupancy_labels (the occsdf preset) labels inside/outside "
+                         "from oriented normals; use a preset without labels, e.g. --config default", data.source)
     return SurfaceSampler(cfg, data.points, data.normals, device, seed)

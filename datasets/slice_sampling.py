@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from datasets.sampling import SAMPLERS, SampleBatch, SamplerConfig
+from datasets.sampling import SAMPLERS, SampleBatch, SamplerConfig, exterior_pool
 from datasets.slices import PlaneSlice, SliceSet, points_inside
 from sdf.errors import ConfigError
 
@@ -215,21 +215,6 @@ def _band_pool(geos: list[_PlaneGeometry], count: int, scale: float, corner_frac
     return _lift_and_label(geos, plane_index, uv)
 
 
-def _exterior_pool(count: int, lo: np.ndarray, hi: np.ndarray, domain: float,
-                   rng: np.random.Generator) -> np.ndarray:
-    """``count`` uniform points of the cube ``[-domain, domain]^3`` outside the box ``[lo, hi]``."""
-    got, have = [], 0
-    for _ in range(200):
-        pts = rng.uniform(-domain, domain, size=(4 * count, 3))
-        keep = ~np.all((pts >= lo) & (pts <= hi), axis=1)
-        got.append(pts[keep])
-        have += int(keep.sum())
-        if have >= count:
-            break
-    pts = np.concatenate(got)[:count]
-    return pts
-
-
 # --------------------------------------------------------------- sampler
 
 
@@ -277,7 +262,7 @@ class SliceSampler:
             extent = slices.extent_points()
             lo = extent.min(axis=0) - cfg.exterior_margin
             hi = extent.max(axis=0) + cfg.exterior_margin
-            self.pools["exterior"] = _tensor(_exterior_pool(cfg.pool_size, lo, hi, cfg.domain, rng), device)
+            self.pools["exterior"] = _tensor(exterior_pool(cfg.pool_size, lo, hi, cfg.domain, rng), device)
 
         counts = {"plane": cfg.plane_points, "band": cfg.band_points, "contour": cfg.contour_points,
                   "uniform": cfg.uniform_points, "near": cfg.near_points, "exterior": cfg.exterior_points}
