@@ -32,17 +32,9 @@ def inside_mask(mesh: trimesh.Trimesh, points: np.ndarray, *, rays: int = RAYS) 
     -------
     (N,) bool ndarray
     """
-    import open3d as o3d
+    from evaluation.metrics import raycasting_scene
 
-    vertices = np.asarray(mesh.vertices, dtype=np.float64)
-    # Open3D works in float32: centre on the mesh so large coordinates keep precision.
-    centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2.0
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(
-        o3d.core.Tensor((vertices - centre).astype(np.float32)),
-        o3d.core.Tensor(np.asarray(mesh.faces, dtype=np.uint32)),
-    )
-    query = o3d.core.Tensor((np.asarray(points, dtype=np.float64) - centre).astype(np.float32))
+    scene, query = raycasting_scene(mesh, points)
     return scene.compute_occupancy(query, nsamples=rays).numpy() > 0.5
 
 

@@ -159,16 +159,14 @@ def compare_meshes(
     return compare_point_sets(rec_pts, gt_pts, threshold=threshold, rec_normals=rec_nrm, gt_normals=gt_nrm)
 
 
-def distance_to_surface(points: np.ndarray, mesh: trimesh.Trimesh) -> np.ndarray:
-    """Exact unsigned distance (N,) from (N, 3) points to the triangles of ``mesh``.
+def raycasting_scene(mesh: trimesh.Trimesh, points: np.ndarray):
+    """Open3D ``RaycastingScene`` of ``mesh`` and the (N, 3) ``points`` as its query tensor.
 
-    Uses Open3D's ``RaycastingScene`` (a BVH over the triangles), so it is the true
-    point-to-surface distance, not a distance to surface samples. The per-vertex
-    error of a reconstruction is ``distance_to_surface(rec.vertices, gt)``.
+    Open3D works in float32, so both are first centred on the mesh's bounding box:
+    large coordinates (survey data) keep their precision.
     """
     import open3d as o3d
 
-    # Open3D works in float32: centre both sets first so large offsets keep precision.
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2.0
     scene = o3d.t.geometry.RaycastingScene()
@@ -177,6 +175,17 @@ def distance_to_surface(points: np.ndarray, mesh: trimesh.Trimesh) -> np.ndarray
         o3d.core.Tensor(np.asarray(mesh.faces, dtype=np.uint32)),
     )
     query = o3d.core.Tensor((np.asarray(points, dtype=np.float64) - centre).astype(np.float32))
+    return scene, query
+
+
+def distance_to_surface(points: np.ndarray, mesh: trimesh.Trimesh) -> np.ndarray:
+    """Exact unsigned distance (N,) from (N, 3) points to the triangles of ``mesh``.
+
+    Uses Open3D's ``RaycastingScene`` (a BVH over the triangles), so it is the true
+    point-to-surface distance, not a distance to surface samples. The per-vertex
+    error of a reconstruction is ``distance_to_surface(rec.vertices, gt)``.
+    """
+    scene, query = raycasting_scene(mesh, points)
     return scene.compute_distance(query).numpy().astype(np.float64)
 
 
