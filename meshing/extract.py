@@ -13,6 +13,7 @@ from meshing.blocks import marching_cubes_band
 from meshing.cleanup import remove_small_components
 from meshing.grid import FieldFn, Grid, evaluate_grid
 from meshing.marching import marching_cubes
+from meshing.memory import chunk_size
 from meshing.narrowband import evaluate_narrow_band, levels_for, nested_grid
 from sdf.errors import ConfigError
 
@@ -27,8 +28,8 @@ class MeshConfig:
     """Margin around the input's bounding box, unit frame (inputs fill [-1, 1])."""
     level: float = 0.0
     """Iso-value extracted."""
-    chunk_points: int = 262_144
-    """Grid nodes per network call (bounds memory)."""
+    chunk_points: int = 0
+    """Grid nodes per network call (bounds memory); 0 = from the free memory (``meshing.memory``)."""
     min_component_fraction: float = 0.01
     """Drop pieces with less than this fraction of the largest piece's area; 0 keeps all."""
     method: Literal["coarse_to_fine", "dense"] = "coarse_to_fine"
@@ -48,8 +49,8 @@ class MeshConfig:
     def validate(self, path: str) -> None:
         if self.resolution < 2:
             raise ConfigError(f"{path}.resolution: must be >= 2, got {self.resolution}")
-        if self.padding < 0 or self.chunk_points < 1 or not 0 <= self.min_component_fraction < 1:
-            raise ConfigError(f"{path}: padding >= 0, chunk_points >= 1, 0 <= min_component_fraction < 1")
+        if self.padding < 0 or self.chunk_points < 0 or not 0 <= self.min_component_fraction < 1:
+            raise ConfigError(f"{path}: padding >= 0, chunk_points >= 0, 0 <= min_component_fraction < 1")
         if self.coarse_resolution < 2 or self.lipschitz_safety <= 0 or self.block_cells < 2:
             raise ConfigError(f"{path}: coarse_resolution >= 2, lipschitz_safety > 0, block_cells >= 2")
         if self.snapshot_every < 0 or self.snapshot_resolution < 2:
@@ -97,16 +98,17 @@ def extract_mesh(
     """
     pad = np.full(3, cfg.padding)
     lo, hi = np.asarray(lo) - pad, np.asarray(hi) + pad
+    chunk = chunk_size(field, device, cfg.chunk_points)
     if cfg.method == "dense":
         grid = Grid.covering(lo, hi, cfg.resolution)
-        values = evaluate_grid(field, grid, device=device, chunk_points=cfg.chunk_points)
+        values = evaluate_grid(field, grid, device=device, chunk_points=chunk)
         mesh = marching_cubes(values, grid, level=cfg.level)
         queries = grid.num_nodes
     else:
         levels = levels_for(cfg.resolution, cfg.coarse_resolution)
         grid = nested_grid(lo, hi, cfg.resolution, levels)
         band = evaluate_narrow_band(field, grid, levels, level=cfg.level, safety=cfg.lipschitz_safety,
-                                    device=device, chunk_points=cfg.chunk_points)
+                                    device=device, chunk_points=chunk)
         mesh = marching_cubes_band(band, level=cfg.level, block_cells=cfg.block_cells)
         queries = band.queries
     mesh = remove_small_components(mesh, cfg.min_component_fraction)

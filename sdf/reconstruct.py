@@ -21,6 +21,7 @@ from datasets.normalize import Normalization
 from datasets.inputs import TrainingData
 from datasets.sampling import SAMPLERS
 from meshing.extract import extract_mesh
+from meshing.memory import peak_memory_mb
 from sdf import __version__
 from sdf.config import ReconConfig, config_from_dict
 from sdf.configtools import to_dict
@@ -157,6 +158,7 @@ def reconstruct(
         "mesh": {
             "vertices": len(mesh.vertices), "faces": len(mesh.faces), "watertight": bool(mesh.is_watertight),
             "grid": grid_shape, "queries": queries, "empty": no_surface is not None,
+            "peak_memory_mb": peak_memory_mb(device),
             **({"warning": no_surface} if no_surface is not None else {}),
         },
         "normalization": normalization.to_dict(),

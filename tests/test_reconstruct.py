@@ -84,3 +84,4 @@ def test_record_contents(sphere_run):
     assert {"setup", "train", "mesh"} <= set(rec["seconds"])
     assert rec["train"]["steps"] == 150 and "total" in rec["train"]["final_losses"]
     assert rec["config"]["train"]["iterations"] == 150
+    assert rec["mesh"]["peak_memory_mb"]["host"] > 0

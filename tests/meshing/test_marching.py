@@ -77,3 +77,24 @@ def test_torus_genus_preserved():
     mesh = marching_cubes(evaluate_grid(_torch_field(torus_sdf), grid), grid)
     assert mesh.is_watertight
     assert mesh.euler_number == 0  # genus 1
+
+
+def test_chunk_size_explicit_and_automatic(monkeypatch):
+    from meshing import memory
+
+    field = lambda x: x.norm(dim=1) - 0.5  # noqa: E731
+    assert memory.chunk_size(field, "cpu", 1234) == 1234
+    auto = memory.chunk_size(field, "cpu", 0)
+    assert 4096 <= auto <= memory.CPU_CHUNK
+    # Short on memory: 64 MB available -> half of it at ~4 KB per node.
+    monkeypatch.setattr(memory, "available_host_bytes", lambda: 64 * 2**20)
+    assert memory.chunk_size(field, "cpu", 0) == 8192
+    monkeypatch.setattr(memory, "available_host_bytes", lambda: None)
+    assert memory.chunk_size(field, "cpu", 0) == memory.CPU_CHUNK
+
+
+def test_peak_memory_reports_the_host():
+    from meshing.memory import peak_memory_mb
+
+    peaks = peak_memory_mb("cpu")
+    assert set(peaks) == {"host"} and peaks["host"] > 10  # a Python process with torch is > 10 MB
