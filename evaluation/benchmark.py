@@ -28,7 +28,7 @@ from datasets.benchmarks import BenchmarkItem, SuiteShape
 from evaluation.methods import Method
 from evaluation.metrics import MetricOptions
 from evaluation.report import STATUS_FAILED, STATUS_OK, markdown_report, read_rows, to_row, write_rows
-from sdf.errors import ConfigError
+from sdf.errors import ConfigError, TrainingInterrupted
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,8 @@ def run_pair(item: BenchmarkItem, method: Method, mesh_path: Path, options: Metr
     t0 = time.perf_counter()
     try:
         mesh = method.run(item.cloud)
+    except TrainingInterrupted:
+        raise  # Ctrl-C / SIGTERM stops the benchmark (rerun to resume), not just this pair
     except Exception as exc:  # any failure of one pair is recorded, and the benchmark goes on
         log.warning("%s / %s failed: %s", item.name, method.name, _one_line(exc))
         return to_row({**base, "status": STATUS_FAILED, "seconds": time.perf_counter() - t0,

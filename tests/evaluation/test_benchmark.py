@@ -100,6 +100,33 @@ def test_a_failing_pair_is_recorded_the_run_goes_on_and_it_is_retried(suite, tmp
     assert calls == ["broken", "hull", "broken", "hull"]
 
 
+def test_an_interrupted_pair_stops_the_benchmark_and_a_rerun_resumes(suite, tmp_path, monkeypatch):
+    from sdf.errors import TrainingInterrupted
+
+    calls = []
+
+    def hull(cloud):
+        calls.append("hull")
+        return _hull(cloud)
+
+    def interrupted(cloud):
+        calls.append("stop")
+        raise TrainingInterrupted(3, None)
+
+    monkeypatch.setitem(CLASSICAL, "hull", hull)
+    monkeypatch.setitem(CLASSICAL, "stop", interrupted)
+    shapes = read_suite(suite, options=ScanOptions(points=1000))
+    out = tmp_path / "results"
+    with pytest.raises(TrainingInterrupted):
+        run_benchmark(BenchmarkRun(shapes, get_methods(["hull", "stop"]), MetricOptions(samples=2000)), out,
+                      progress=False)
+    assert calls == ["hull", "stop"]  # nothing after the interruption ran
+    calls.clear()
+    rows = run_benchmark(BenchmarkRun(shapes, get_methods(["hull"]), MetricOptions(samples=2000)), out,
+                         progress=False)
+    assert calls == ["hull"] and [r["status"] for r in rows] == ["ok", "ok"]  # the finished pair was kept
+
+
 def test_unknown_method_lists_valid_ones_and_writes_nothing(suite, tmp_path, capsys):
     out = tmp_path / "results"
     assert main(["benchmark", "--suite", str(suite), "--methods", "default,nope", "-o", str(out)]) == 2
