@@ -17,7 +17,7 @@ EXIT_NO_SURFACE = 3
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "reconstruct",
-        help="reconstruct a mesh from a point cloud",
+        help="reconstruct a mesh from a point cloud or cross-section slices",
         description="Train a neural SDF on a point cloud (.ply .xyz .pts .txt .npy .npz .pcd, or a mesh "
                     ".obj .off .stl to sample) and write its zero level set as a closed mesh in the "
                     "input's coordinates, plus OUT.json (run record), OUT.ckpt (checkpoint) and "
