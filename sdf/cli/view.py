@@ -1,0 +1,122 @@
+"""``sdfrecon view``: look at a reconstruction in an Open3D window.
+
+The options describing *what* is shown (mesh, points, ground truth, heat-map,
+SDF slice, camera) are shared with ``sdfrecon render``: see
+:func:`add_scene_options` and :func:`load_scene_inputs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sdf.cli import add_common_options
+
+VIEWS = ("front", "back", "side", "left", "top", "bottom", "iso")
+"""Camera presets (kept in step with viewer.camera.VIEWS, which is not imported here to keep --help light)."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "view",
+        help="look at a reconstruction in a window (points, ground truth, error heat-map, SDF slice)",
+        description="Open an Open3D window showing MESH (lit, with normals) and, when given, the input "
+                    "points, the ground truth beside it or overlaid, an error heat-map (per-vertex distance "
+                    "to the ground truth) and a slice of the trained signed distance field (a plane "
+                    "coloured by SDF value with its zero contour). The keyboard help and the colour scales "
+                    "are printed on start. Needs a display; 'sdfrecon render' makes the same pictures "
+                    "without one.",
+    )
+    add_scene_options(p, interactive=True)
+    p.add_argument("--width", type=int, default=1280, metavar="PX", help="window width (default 1280)")
+    p.add_argument("--height", type=int, default=800, metavar="PX", help="window height (default 800)")
+    p.add_argument("--check", action="store_true",
+                   help="load everything and build the scene, print the help and colour scales, "
+                        "but open no window (for scripts and machines without a display)")
+    add_common_options(p)
+    p.set_defaults(run=run)
+
+
+def add_scene_options(p: argparse.ArgumentParser, *, interactive: bool) -> None:
+    """Options of ``view`` and ``render`` that say what is shown and from where."""
+    p.add_argument("mesh", type=Path, nargs=None if interactive else "?",
+                   help="reconstructed mesh (.ply .obj .off .stl)")
+    p.add_argument("--points", type=Path, metavar="SCAN", help="input points to draw over the mesh")
+    p.add_argument("--gt", type=Path, metavar="GT_MESH", help="ground-truth mesh in the same frame")
+    p.add_argument("--gt-layout", choices=("side", "overlay", "none"), default="side",
+                   help="ground truth beside the result, overlaid on it, or not drawn "
+                        "(only used for the heat-map); default side")
+    p.add_argument("--errors", type=Path, metavar="FILE.npy",
+                   help="per-vertex errors to colour the mesh with ('sdfrecon evaluate --errors-out')")
+    p.add_argument("--heatmap", action="store_true",
+                   help="colour the mesh by the distance of each vertex to --gt")
+    p.add_argument("--error-max", type=float, metavar="D",
+                   help="error at the top of the colour bar, world units (default: 99th percentile)")
+    p.add_argument("--checkpoint", type=Path, metavar="FILE.ckpt",
+                   help="trained field for the SDF slice (default: the mesh's .ckpt sidecar)")
+    p.add_argument("--slice", metavar="AXIS[=POS]",
+                   help="draw the SDF on a plane perpendicular to AXIS (x, y, z) at POS in [-1, 1] of the "
+                        "mesh's bounding box (0 = centre, the default), e.g. z or y=-0.3")
+    p.add_argument("--sdf-max", type=float, metavar="D",
+                   help="SDF colour range is [-D, D] (default: 99th percentile of |SDF| on the slice)")
+    p.add_argument("--view", choices=VIEWS, default="iso", help="camera preset (default iso)")
+    p.add_argument("--up", choices=("x", "y", "z"), default="y", help="up axis of the camera presets (default y)")
+    p.add_argument("--device", default="cpu", metavar="auto|cpu|cuda",
+                   help="where the field is evaluated for the slice (default cpu)")
+
+
+def check_scene_options(args: argparse.Namespace) -> None:
+    """Option combinations that cannot work, as one-line errors (before anything is read)."""
+    from sdf.errors import InputError
+    from viewer.inputs import parse_slice_spec
+
+    args.plane = parse_slice_spec(args.slice) if args.slice is not None else None
+    if args.errors is not None and args.heatmap:
+        raise InputError("pass either --errors FILE.npy or --heatmap (computed from --gt), not both")
+    if args.heatmap and args.gt is None:
+        raise InputError("--heatmap needs --gt GT_MESH (the errors are distances to it)")
+    if args.error_max is not None and not args.error_max > 0:
+        raise InputError(f"--error-max must be > 0, got {args.error_max:g}")
+    if args.sdf_max is not None and not args.sdf_max > 0:
+        raise InputError(f"--sdf-max must be > 0, got {args.sdf_max:g}")
+    if args.gt_layout == "none" and args.gt is not None and not args.heatmap:
+        raise InputError("--gt-layout none hides the ground truth; it only makes sense with --heatmap")
+
+
+def load_scene_inputs(args: argparse.Namespace, *, field: str):
+    """Read the files the options name (see :func:`viewer.inputs.load_view_inputs`)."""
+    from viewer.inputs import load_view_inputs
+
+    return load_view_inputs(args.mesh, points=args.points, gt=args.gt, errors=args.errors, heatmap=args.heatmap,
+                            checkpoint=args.checkpoint, field=field, device=args.device)
+
+
+def scene_options(args: argparse.Namespace, *, shading: str = "lit"):
+    """SceneOptions from the options (``--gt-layout none`` is handled by the caller)."""
+    from viewer.scene import SceneOptions
+
+    return SceneOptions(gt_layout="side" if args.gt_layout == "none" else args.gt_layout,
+                        error_max=args.error_max, shading=shading, up=args.up, sdf_limit=args.sdf_max)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sdf.errors import InputError
+    from viewer.interactive import ViewerState, run_window
+
+    if args.width < 64 or args.height < 64:
+        raise InputError(f"window size must be at least 64x64, got {args.width}x{args.height}")
+    check_scene_options(args)
+    inputs = load_scene_inputs(args, field="required" if args.plane is not None else "optional")
+    if args.gt_layout == "none":
+        inputs.gt = None
+    state = ViewerState(inputs, scene_options(args), plane=args.plane)
+    if args.check:
+        scene = state.scene()
+        print(state.help_text())
+        for line in state.colorbar_lines(scene):
+            print(line)
+        print(state.describe())
+        print(f"scene: {', '.join(scene.names())}; bounding sphere radius {scene.radius:.4g}")
+        return 0
+    run_window(state, width=args.width, height=args.height, view=args.view, title=f"sdfrecon view - {inputs.name}")
+    return 0
