@@ -99,14 +99,16 @@ def extract_mesh(
     pad = np.full(3, cfg.padding)
     lo, hi = np.asarray(lo) - pad, np.asarray(hi) + pad
     chunk = chunk_size(field, device, cfg.chunk_points)
+    # Both methods use the same lattice (cell counts rounded up to a multiple of 2**levels),
+    # so switching method never shifts the vertices: where the field is Lipschitz-bounded
+    # the two meshes are identical.
+    levels = levels_for(cfg.resolution, cfg.coarse_resolution)
+    grid = nested_grid(lo, hi, cfg.resolution, levels)
     if cfg.method == "dense":
-        grid = Grid.covering(lo, hi, cfg.resolution)
         values = evaluate_grid(field, grid, device=device, chunk_points=chunk)
         mesh = marching_cubes(values, grid, level=cfg.level)
         queries = grid.num_nodes
     else:
-        levels = levels_for(cfg.resolution, cfg.coarse_resolution)
-        grid = nested_grid(lo, hi, cfg.resolution, levels)
         band = evaluate_narrow_band(field, grid, levels, level=cfg.level, safety=cfg.lipschitz_safety,
                                     device=device, chunk_points=chunk)
         mesh = marching_cubes_band(band, level=cfg.level, block_cells=cfg.block_cells)
