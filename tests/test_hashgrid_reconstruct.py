@@ -12,7 +12,7 @@ from datasets.synthetic import sphere_points, sphere_sdf, torus_points, torus_sd
 from sdf.config import resolve_config
 from sdf.reconstruct import reconstruct
 from tests.conftest import quick_overrides
-from tests.test_reconstruct import chamfer_to_analytic
+from tests.helpers import chamfer_to_analytic
 
 
 def _run(preset: str, pts, nrm, iterations: int):

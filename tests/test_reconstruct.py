@@ -5,20 +5,10 @@ import pytest
 
 from datasets.pointcloud import make_point_cloud
 from datasets.synthetic import sphere_points, sphere_sdf, torus_points, torus_sdf
-from evaluation.metrics import sample_surface
 from sdf.config import resolve_config
 from sdf.reconstruct import reconstruct
 from tests.conftest import quick_overrides
-
-
-def chamfer_to_analytic(mesh, sdf, gt_points):
-    """Two-sided mean distance: mesh samples -> exact surface (|sdf|), exact samples -> mesh samples."""
-    from scipy.spatial import cKDTree
-
-    pred, _ = sample_surface(mesh, 50_000, seed=1)
-    to_true = np.abs(sdf(pred)).mean()
-    to_pred = cKDTree(pred).query(gt_points)[0].mean()
-    return (to_true + to_pred) / 2.0
+from tests.helpers import chamfer_to_analytic
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from sdf.errors import TrainingDivergedError
 from sdf.reconstruct import reconstruct
 from tests.conftest import quick_overrides
 from tests.helpers import write_ply
-from tests.test_reconstruct import chamfer_to_analytic
+from tests.helpers import chamfer_to_analytic
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK = ["--iterations", "60", "--resolution", "40", "--device", "cpu", "--quiet",
