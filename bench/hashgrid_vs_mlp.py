@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from shapes import available_shapes, load_shape  # noqa: E402
 
-from evaluation.metrics import compare_meshes  # noqa: E402
-from sdf.config import resolve_config  # noqa: E402
-from sdf.reconstruct import reconstruct  # noqa: E402
+from sdfrecon.evaluation.metrics import compare_meshes  # noqa: E402
+from sdfrecon.pipeline.config import resolve_config  # noqa: E402
+from sdfrecon.pipeline.reconstruct import reconstruct  # noqa: E402
 
 
 def timed_chamfer(cloud, gt, preset: str, overrides: list[dict], samples: int) -> tuple[float, float]:

@@ -37,9 +37,9 @@ def _rss_mb() -> float:
 def _mesh_worker(checkpoint: str, method: str, resolution: int, device: str, out_path: str, queue) -> None:
     import torch
 
-    from meshing.extract import extract_mesh
-    from sdf.checkpoint import load_checkpoint
-    from sdf.reconstruct import load_trained_field
+    from sdfrecon.meshing.extract import extract_mesh
+    from sdfrecon.base.checkpoint import load_checkpoint
+    from sdfrecon.pipeline.reconstruct import load_trained_field
 
     state = load_checkpoint(checkpoint)
     field, normalization, cfg = load_trained_field(state, device=device)
@@ -62,9 +62,9 @@ def _mesh_worker(checkpoint: str, method: str, resolution: int, device: str, out
 
 
 def _train_field(path: Path) -> None:
-    from datasets.readers import read_point_cloud
-    from sdf.config import resolve_config
-    from sdf.reconstruct import reconstruct
+    from sdfrecon.datasets.readers import read_point_cloud
+    from sdfrecon.pipeline.config import resolve_config
+    from sdfrecon.pipeline.reconstruct import reconstruct
 
     cloud = read_point_cloud(REPO / "examples" / "lord_quas.ply")
     reconstruct(cloud, resolve_config("default", [{"device": "cpu"}]), checkpoint_path=path, progress=True)

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run_shared_benchmark import shared_suite  # noqa: E402
 
-from evaluation.benchmark import BenchmarkRun, run_benchmark  # noqa: E402
-from evaluation.methods import MethodSettings, get_methods  # noqa: E402
-from evaluation.metrics import MetricOptions  # noqa: E402
+from sdfrecon.evaluation.benchmark import BenchmarkRun, run_benchmark  # noqa: E402
+from sdfrecon.evaluation.methods import MethodSettings, get_methods  # noqa: E402
+from sdfrecon.evaluation.metrics import MetricOptions  # noqa: E402
 
 METHODS = "steik_cpu,steik_cpu_eikonal,steik,digs,siren,igr,poisson"
 

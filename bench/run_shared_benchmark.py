@@ -6,7 +6,7 @@ Run:  .venv/bin/python bench/run_shared_benchmark.py [--methods default,poisson]
 The suite is the shape list of ``bench/shapes.py``: the two SRB scans with their
 ground-truth meshes, the sparse kitten (500 unoriented points) with its mesh,
 and the other meshes (CAD, fertility, bunny, the OReX reference "eight") with a
-synthetic oriented scan sampled from each (``datasets.benchmarks.mesh_shape``,
+synthetic oriented scan sampled from each (``sdfrecon.datasets.benchmarks.mesh_shape``,
 seeded). Every method gets the same inputs; the results go to
 ``DIR/meshes/<shape>/<method>.ply``, ``DIR/results.csv`` and ``DIR/results.md``
 (default DIR: bench/results/shared_benchmark), and the Markdown is printed.
@@ -23,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, when
 
 from shapes import SHARED_DATA, available_shapes  # noqa: E402
 
-from datasets.benchmarks import ScanOptions, SuiteShape, mesh_shape, scan_shape  # noqa: E402
-from evaluation.benchmark import BenchmarkRun, run_benchmark  # noqa: E402
-from evaluation.methods import MethodSettings, get_methods  # noqa: E402
-from evaluation.metrics import MetricOptions  # noqa: E402
-from sdf.configtools import parse_override  # noqa: E402
-from sdf.errors import ReconError  # noqa: E402
+from sdfrecon.datasets.benchmarks import ScanOptions, SuiteShape, mesh_shape, scan_shape  # noqa: E402
+from sdfrecon.evaluation.benchmark import BenchmarkRun, run_benchmark  # noqa: E402
+from sdfrecon.evaluation.methods import MethodSettings, get_methods  # noqa: E402
+from sdfrecon.evaluation.metrics import MetricOptions  # noqa: E402
+from sdfrecon.base.configtools import parse_override  # noqa: E402
+from sdfrecon.base.errors import ReconError  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "shared_benchmark"
 

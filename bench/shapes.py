@@ -14,8 +14,8 @@ from pathlib import Path
 
 import trimesh
 
-from datasets.pointcloud import PointCloud
-from datasets.readers import ReadOptions, read_point_cloud
+from sdfrecon.datasets.pointcloud import PointCloud
+from sdfrecon.datasets.readers import ReadOptions, read_point_cloud
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 

@@ -4,10 +4,10 @@ Run:  .venv/bin/python bench/slices_bench.py [--shapes eight,fandisk] [--planes 
                                              [--preset slices] [--iterations N] [--resolution N]
 
 Each ground-truth mesh from ../shared/data (see bench/shapes.py) is cut by
-``--planes`` parallel planes across its extent (``datasets.slicing``), exactly
+``--planes`` parallel planes across its extent (``sdfrecon.datasets.slicing``), exactly
 what ``sdfrecon slice`` writes. Two methods reconstruct from the same slices:
 
-* neural -- the ``--preset`` (default ``slices``) through ``sdf.reconstruct``;
+* neural -- the ``--preset`` (default ``slices``) through ``sdfrecon.pipeline.reconstruct``;
 * interp -- shape-based interpolation (Raya & Udupa 1990): each slice's 2D signed
   distance to its contours, linearly interpolated between neighbouring slices
   (beyond the outer slices the distance grows by the distance to the slice),
@@ -39,14 +39,14 @@ sys.path.insert(0, str(_BENCH.parent))
 
 from bench.shapes import SHARED_DATA, available_shapes  # noqa: E402
 
-from datasets.normalize import Normalization  # noqa: E402
-from datasets.slices import SliceSet, points_inside  # noqa: E402
-from datasets.slicing import AXES, parallel_planes, slice_mesh  # noqa: E402
-from evaluation.iou import volumetric_iou  # noqa: E402
-from evaluation.metrics import bbox_diagonal, compare_meshes  # noqa: E402
-from meshing.extract import MeshConfig, extract_mesh  # noqa: E402
-from sdf.config import resolve_config  # noqa: E402
-from sdf.reconstruct import reconstruct  # noqa: E402
+from sdfrecon.datasets.normalize import Normalization  # noqa: E402
+from sdfrecon.datasets.slices import SliceSet, points_inside  # noqa: E402
+from sdfrecon.datasets.slicing import AXES, parallel_planes, slice_mesh  # noqa: E402
+from sdfrecon.evaluation.iou import volumetric_iou  # noqa: E402
+from sdfrecon.evaluation.metrics import bbox_diagonal, compare_meshes  # noqa: E402
+from sdfrecon.meshing.extract import MeshConfig, extract_mesh  # noqa: E402
+from sdfrecon.pipeline.config import resolve_config  # noqa: E402
+from sdfrecon.pipeline.reconstruct import reconstruct  # noqa: E402
 
 DEFAULT_SHAPES = "eight,fandisk,fertility,kitten_sparse500,idler_riser"
 
@@ -122,7 +122,7 @@ def _resample(loop: np.ndarray, step: float) -> np.ndarray:
 
 
 def interpolation_baseline(slices: SliceSet, mesh_cfg: MeshConfig) -> trimesh.Trimesh:
-    """Mesh of :class:`SliceInterpolation` in the box and resolution ``sdf.reconstruct`` uses.
+    """Mesh of :class:`SliceInterpolation` in the box and resolution ``sdfrecon.pipeline.reconstruct`` uses.
 
     Meshed on the dense grid: the interpolated field can be steeper than a distance
     (contours that move a lot between slices), which narrow-band meshing assumes it is not.

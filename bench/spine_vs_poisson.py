@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, when
 
 from shapes import available_shapes, load_shape  # noqa: E402
 
-from evaluation.baselines import poisson  # noqa: E402
-from evaluation.metrics import bbox_diagonal, compare_meshes  # noqa: E402
-from sdf.config import resolve_config  # noqa: E402
-from sdf.reconstruct import reconstruct  # noqa: E402
+from sdfrecon.evaluation.baselines import poisson  # noqa: E402
+from sdfrecon.evaluation.metrics import bbox_diagonal, compare_meshes  # noqa: E402
+from sdfrecon.pipeline.config import resolve_config  # noqa: E402
+from sdfrecon.pipeline.reconstruct import reconstruct  # noqa: E402
 
 
 def main() -> None:

@@ -50,9 +50,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import trimesh
 
-from datasets.pointcloud import PointCloud, make_point_cloud
-from datasets.readers import ReadOptions, check_readable_file, read_point_cloud
-from sdf.errors import ConfigError, InputError
+from sdfrecon.datasets.pointcloud import PointCloud, make_point_cloud
+from sdfrecon.datasets.readers import ReadOptions, check_readable_file, read_point_cloud
+from sdfrecon.base.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ def read_mesh(path: str | Path, *, merge: bool = True) -> trimesh.Trimesh:
 
 def _has_faces(path: Path) -> bool:
     """Whether a PLY file declares faces (PLY holds point clouds and meshes alike)."""
-    from datasets.readers import read_ply_header
+    from sdfrecon.datasets.readers import read_ply_header
 
     return read_ply_header(path).element_counts.get("face", 0) > 0
 

@@ -22,9 +22,10 @@ from typing import Iterator
 
 import numpy as np
 
-from datasets.slices import PlaneSlice, SliceSet, check_volume_extent, make_slice_set, signed_area
-from sdf.atomic import atomic_write_text
-from sdf.errors import InputError
+from sdfrecon.datasets.slices import PlaneSlice, SliceSet, check_volume_extent, make_slice_set, signed_area
+from sdfrecon.base.atomic import atomic_write_text
+from sdfrecon.base.errors import InputError
+from sdfrecon.datasets.inputs import INPUT_FORMATS, InputFormat, InputOptions
 
 
 class _Lines:
@@ -64,7 +65,7 @@ def _floats(lines: _Lines, line: int, tokens: list[str], what: str) -> list[floa
 
 
 def read_csl(path: str | Path) -> SliceSet:
-    """Read a ``.csl`` file into a validated :class:`~datasets.slices.SliceSet`.
+    """Read a ``.csl`` file into a validated :class:`~sdfrecon.datasets.slices.SliceSet`.
 
     Parameters
     ----------
@@ -83,7 +84,7 @@ def read_csl(path: str | Path) -> SliceSet:
         open contours (< 3 vertices), contour points off their plane, zero-area or
         crossing contours, holes outside their parent. The message names the line.
     """
-    from datasets.readers import check_readable_file
+    from sdfrecon.datasets.readers import check_readable_file
 
     p = check_readable_file(path)
     source = str(p)
@@ -207,3 +208,13 @@ def _oriented(plane: PlaneSlice) -> Iterator[tuple[np.ndarray, np.ndarray, int, 
 def write_csl(slices: SliceSet, path: str | Path, n_labels: int = 2) -> Path:
     """Write ``slices`` to ``path`` as ``.csl``, atomically; returns the path."""
     return atomic_write_text(path, format_csl(slices, n_labels))
+
+
+def _read_csl_input(path: Path, options: InputOptions) -> SliceSet:
+    options.refuse_mask_options("a .csl file")
+    return read_csl(path)
+
+
+INPUT_FORMATS.add("csl", InputFormat(kind="slices", suffixes=lambda: (".csl",),
+                                     matches=lambda path: path.suffix.lower() == ".csl",
+                                     read=_read_csl_input, priority=10))

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.slices import PlaneSlice, SliceSet, make_slice_set
-from sdf.errors import ConfigError, InputError
+from sdfrecon.datasets.slices import PlaneSlice, SliceSet, make_slice_set
+from sdfrecon.base.errors import ConfigError, InputError
+from sdfrecon.datasets.inputs import INPUT_FORMATS, InputFormat, file_suffixes
 
 VOLUME_EXTENSIONS = (".npy", ".npz")
 IMAGE_EXTENSIONS = (".png",)
@@ -176,7 +177,7 @@ def masks_to_slices(masks: np.ndarray, options: MaskOptions, source: str) -> Sli
 
 
 def read_mask_stack(path: str | Path, options: MaskOptions | None = None) -> SliceSet:
-    """Read a mask folder or volume (see module doc) as a :class:`~datasets.slices.SliceSet`.
+    """Read a mask folder or volume (see module doc) as a :class:`~sdfrecon.datasets.slices.SliceSet`.
 
     Parameters
     ----------
@@ -199,7 +200,17 @@ def read_mask_stack(path: str | Path, options: MaskOptions | None = None) -> Sli
             raise ConfigError("--axis applies to .npy/.npz volumes; a folder's slices are its images")
         masks = read_mask_folder(p)
     else:
-        from datasets.readers import check_readable_file
+        from sdfrecon.datasets.readers import check_readable_file
 
         masks = read_mask_volume(check_readable_file(p), options.axis)
     return masks_to_slices(masks, options, str(p))
+
+
+def _claims(path: Path) -> bool:
+    # A folder named like a file ("scan.ply/") is a mistaken path, not a mask folder.
+    return not (path.is_dir() and path.suffix.lower() in file_suffixes()) and is_mask_stack(path)
+
+
+INPUT_FORMATS.add("masks", InputFormat(kind="slices", suffixes=lambda: (), matches=_claims,
+                                       read=lambda path, options: read_mask_stack(path, options.masks or MaskOptions()),
+                                       priority=20))

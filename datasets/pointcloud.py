@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sdf.errors import InputError
+from sdfrecon.base.errors import InputError
 
 if TYPE_CHECKING:
-    from datasets.normalize import Normalization
+    from sdfrecon.datasets.normalize import Normalization
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class PointCloud:
     source: str
 
     kind = "points"
-    """Input kind, for choosing presets and samplers (see :mod:`datasets.inputs`)."""
+    """Input kind, for choosing presets and samplers (see :mod:`sdfrecon.datasets.inputs`)."""
 
     @property
     def has_normals(self) -> bool:

@@ -1,4 +1,4 @@
-"""Readers from files to :class:`~datasets.pointcloud.PointCloud`.
+"""Readers from files to :class:`~sdfrecon.datasets.pointcloud.PointCloud`.
 
 Supported (chosen by file extension):
 
@@ -25,8 +25,10 @@ from typing import Callable
 
 import numpy as np
 
-from datasets.pointcloud import PointCloud, make_point_cloud
-from sdf.errors import InputError
+from sdfrecon.datasets.pointcloud import PointCloud, make_point_cloud
+from sdfrecon.base.errors import InputError
+from sdfrecon.base.registry import Registry
+from sdfrecon.datasets.inputs import INPUT_FORMATS, InputFormat, InputOptions
 
 
 @dataclass(frozen=True)
@@ -40,21 +42,13 @@ class ReadOptions:
 
 
 Reader = Callable[[Path, ReadOptions], PointCloud]
-_READERS: dict[str, Reader] = {}
-
-
-def _reader(*extensions: str) -> Callable[[Reader], Reader]:
-    def wrap(fn: Reader) -> Reader:
-        for ext in extensions:
-            _READERS[ext] = fn
-        return fn
-
-    return wrap
+READERS: Registry[Reader] = Registry("point-cloud reader", providers="sdfrecon.datasets")
+"""Point-cloud and mesh readers by lower-case file extension (``".ply"``)."""
 
 
 def supported_extensions() -> list[str]:
     """File extensions :func:`read_point_cloud` understands, sorted."""
-    return sorted(_READERS)
+    return READERS.names()
 
 
 def check_readable_file(path: str | Path) -> Path:
@@ -96,12 +90,12 @@ def read_point_cloud(path: str | Path, options: ReadOptions | None = None) -> Po
     ------
     InputError
         Missing/unreadable/empty file, unknown extension, malformed content, or
-        points that fail :func:`~datasets.pointcloud.make_point_cloud`.
+        points that fail :func:`~sdfrecon.datasets.pointcloud.make_point_cloud`.
     """
     options = options or ReadOptions()
     p = Path(path)
     ext = p.suffix.lower()
-    if ext not in _READERS:
+    if ext not in READERS:
         if p.is_dir():
             raise InputError("is a directory, expected a point-cloud or mesh file", p)
         raise InputError(
@@ -110,7 +104,7 @@ def read_point_cloud(path: str | Path, options: ReadOptions | None = None) -> Po
     check_readable_file(p)
     _check_content_matches_extension(p, ext)
     try:
-        return _READERS[ext](p, options)
+        return READERS.get(ext).builder(p, options)
     except OSError as exc:  # permission or I/O trouble after the checks above
         raise InputError(f"cannot be read ({exc.strerror or type(exc).__name__})", p) from None
 
@@ -240,7 +234,7 @@ def _complete_ascii_rows(path: Path, offset: int, wanted: int, columns: int) -> 
     return complete
 
 
-@_reader(".ply")
+@READERS.register(".ply")
 def _read_ply(path: Path, options: ReadOptions) -> PointCloud:
     header = read_ply_header(path)
     declared = header.element_counts.get("vertex", 0)
@@ -289,7 +283,7 @@ def _trimesh_load(path: Path, file_type: str):
     return geometry
 
 
-@_reader(".obj", ".off", ".stl")
+@READERS.register(".obj", ".off", ".stl")
 def _read_mesh(path: Path, options: ReadOptions) -> PointCloud:
     if path.suffix.lower() == ".obj":
         _check_obj_faces(path)
@@ -357,7 +351,7 @@ def _check_obj_faces(path: Path) -> None:
 # ---------------------------------------------------------------------------- text
 
 
-@_reader(".xyz", ".pts", ".txt")
+@READERS.register(".xyz", ".pts", ".txt")
 def _read_text(path: Path, options: ReadOptions) -> PointCloud:
     raw_bytes = path.read_bytes()
     try:
@@ -390,7 +384,7 @@ def _from_columns(table: np.ndarray, path: Path) -> PointCloud:
 # --------------------------------------------------------------------------- NumPy
 
 
-@_reader(".npy")
+@READERS.register(".npy")
 def _read_npy(path: Path, options: ReadOptions) -> PointCloud:
     with open(path, "rb") as fh:
         if not fh.read(6) == b"\x93NUMPY":
@@ -404,7 +398,7 @@ def _read_npy(path: Path, options: ReadOptions) -> PointCloud:
     return _from_columns(np.asarray(table, dtype=np.float64), path)
 
 
-@_reader(".npz")
+@READERS.register(".npz")
 def _read_npz(path: Path, options: ReadOptions) -> PointCloud:
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -427,7 +421,7 @@ def _read_npz(path: Path, options: ReadOptions) -> PointCloud:
 # --------------------------------------------------------------------------- PCD
 
 
-@_reader(".pcd")
+@READERS.register(".pcd")
 def _read_pcd(path: Path, options: ReadOptions) -> PointCloud:
     import open3d as o3d
 
@@ -443,3 +437,13 @@ def _short(exc: BaseException) -> str:
     """One-line description of a parser exception."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _read_points_input(path: Path, options: InputOptions) -> PointCloud:
+    options.refuse_mask_options("a point cloud or mesh")
+    return read_point_cloud(path, options.read)
+
+
+# The catch-all input format: whatever no other format claims is read (or refused) here.
+INPUT_FORMATS.add("points", InputFormat(kind="points", suffixes=lambda: tuple(supported_extensions()),
+                                        matches=lambda path: True, read=_read_points_input, priority=100))

@@ -29,11 +29,11 @@ from typing import ClassVar, Protocol
 import numpy as np
 import torch
 
-from sdf.configtools import ComponentConfig
-from sdf.errors import ConfigError
-from sdf.registry import Registry
+from sdfrecon.base.configtools import ComponentConfig
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.base.registry import Registry
 
-SAMPLERS: Registry = Registry("sampler")
+SAMPLERS: Registry = Registry("sampler", providers="sdfrecon.datasets")
 
 
 @dataclass
@@ -246,11 +246,11 @@ class SurfaceSampler:
         self.generator.set_state(state["generator"])
 
 
-@SAMPLERS.register("surface", SurfaceSamplerConfig)
+@SAMPLERS.register("surface", config_cls=SurfaceSamplerConfig)
 def build_surface_sampler(cfg: SurfaceSamplerConfig, *, data, device: torch.device, seed: int) -> SurfaceSampler:
-    """Build a :class:`SurfaceSampler` from a unit-frame :class:`~datasets.pointcloud.PointCloud`."""
+    """Build a :class:`SurfaceSampler` from a unit-frame :class:`~sdfrecon.datasets.pointcloud.PointCloud`."""
     if cfg.occupancy_labels and data.normals is None:
-        from sdf.errors import InputError
+        from sdfrecon.base.errors import InputError
 
         raise InputError("has no normals, and sampler.occupancy_labels (the occsdf preset) labels inside/outside "
                          "from oriented normals; use a preset without labels, e.g. --config default", data.source)

@@ -1,6 +1,6 @@
 """Training samples from planar cross-sections (OReX-style), registered as ``slices``.
 
-Groups of a :class:`~datasets.sampling.SampleBatch` (unit frame):
+Groups of a :class:`~sdfrecon.datasets.sampling.SampleBatch` (unit frame):
 
 * ``plane`` -- uniform points on the planes (inside the sampling cube), labelled
   1 inside a contour, 0 outside (even-odd rule, so holes work);
@@ -34,9 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from datasets.sampling import SAMPLERS, SampleBatch, SamplerConfig, exterior_pool
-from datasets.slices import PlaneSlice, SliceSet, points_inside
-from sdf.errors import ConfigError
+from sdfrecon.datasets.sampling import SAMPLERS, SampleBatch, SamplerConfig, exterior_pool
+from sdfrecon.datasets.slices import PlaneSlice, SliceSet, points_inside
+from sdfrecon.base.errors import ConfigError
 
 GROUPS = ("plane", "band", "contour", "uniform", "near", "exterior")
 
@@ -223,7 +223,7 @@ def _tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 class SliceSampler:
-    """Draws the groups listed in :mod:`datasets.slice_sampling` on ``device``.
+    """Draws the groups listed in :mod:`sdfrecon.datasets.slice_sampling` on ``device``.
 
     Parameters
     ----------
@@ -328,9 +328,9 @@ class SliceSampler:
         self.generator.set_state(state["generator"])
 
 
-@SAMPLERS.register("slices", SliceSamplerConfig)
+@SAMPLERS.register("slices", config_cls=SliceSamplerConfig)
 def build_slice_sampler(cfg: SliceSamplerConfig, *, data, device: torch.device, seed: int) -> SliceSampler:
-    """Build a :class:`SliceSampler` from a unit-frame :class:`~datasets.slices.SliceSet`."""
+    """Build a :class:`SliceSampler` from a unit-frame :class:`~sdfrecon.datasets.slices.SliceSet`."""
     if not isinstance(data, SliceSet):
         raise ConfigError(f"sampler.name: 'slices' needs cross-section input, got {getattr(data, 'kind', '?')} "
                           "(use sampler name 'surface' for point clouds)")

@@ -11,8 +11,8 @@ Each plane has a right-handed 2D frame ``(u, v)`` with ``u x v = n``, so a
 contour that is counter-clockwise in ``(u, v)`` is counter-clockwise around
 ``n`` (outer contours CCW, holes CW, as in the ``.csl`` format).
 
-:class:`SliceSet` satisfies :class:`datasets.inputs.TrainingData`; the sampler
-that trains on it is in :mod:`datasets.slice_sampling`.
+:class:`SliceSet` satisfies :class:`sdfrecon.datasets.inputs.TrainingData`; the sampler
+that trains on it is in :mod:`sdfrecon.datasets.slice_sampling`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from sdf.errors import InputError
+from sdfrecon.base.errors import InputError
 
 if TYPE_CHECKING:
-    from datasets.normalize import Normalization
+    from sdfrecon.datasets.normalize import Normalization
 
 PLANARITY_TOLERANCE = 1e-3
 """Largest allowed distance of a contour point to its plane, as a fraction of the
@@ -144,7 +144,7 @@ class SliceSet:
     """Free-form extras for the run record (e.g. mask spacing)."""
 
     kind = "slices"
-    """Input kind, for choosing presets and samplers (see :mod:`datasets.inputs`)."""
+    """Input kind, for choosing presets and samplers (see :mod:`sdfrecon.datasets.inputs`)."""
 
     def __len__(self) -> int:
         return len(self.planes)

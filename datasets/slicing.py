@@ -3,7 +3,7 @@
 A closed (watertight) mesh cut by a plane gives closed contours. The pieces
 come from ``trimesh.intersections.mesh_plane`` as loose segments; they are
 joined here into loops (endpoints shared by neighbouring faces are merged), and
-nesting decides which loops are holes. :func:`datasets.csl.write_csl` then
+nesting decides which loops are holes. :func:`sdfrecon.datasets.csl.write_csl` then
 writes outer contours counter-clockwise and holes clockwise.
 """
 
@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 import trimesh
 
-from datasets.slices import PlaneSlice, SliceSet, make_plane, make_slice_set
-from sdf.errors import InputError
+from sdfrecon.datasets.slices import PlaneSlice, SliceSet, make_plane, make_slice_set
+from sdfrecon.base.errors import InputError
 
 AXES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 
@@ -29,7 +29,7 @@ def load_mesh(path: str | Path) -> trimesh.Trimesh:
     InputError
         Missing, unreadable, no faces, or non-finite vertices.
     """
-    from datasets.readers import check_readable_file
+    from sdfrecon.datasets.readers import check_readable_file
 
     p = check_readable_file(path)
     try:

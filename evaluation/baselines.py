@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
-from datasets.pointcloud import PointCloud
+from sdfrecon.datasets.pointcloud import PointCloud
+from sdfrecon.evaluation.methods import METHODS
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ def _to_trimesh(o3d_mesh) -> trimesh.Trimesh:
     return trimesh.Trimesh(np.asarray(o3d_mesh.vertices), np.asarray(o3d_mesh.triangles), process=False)
 
 
+@METHODS.register("poisson")
 def poisson(cloud: PointCloud, cfg: PoissonConfig | None = None) -> trimesh.Trimesh:
     """Screened Poisson surface of ``cloud`` (world coordinates)."""
     import open3d as o3d
@@ -68,6 +70,7 @@ class BallPivotingConfig:
     normal_neighbours: int = 30
 
 
+@METHODS.register("ball_pivoting")
 def ball_pivoting(cloud: PointCloud, cfg: BallPivotingConfig | None = None) -> trimesh.Trimesh:
     """Ball-pivoting triangulation of ``cloud`` (interpolates the points; not watertight)."""
     import open3d as o3d

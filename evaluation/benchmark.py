@@ -3,7 +3,7 @@
 Output folder layout::
 
     <out>/meshes/<shape>/<method>.ply   each reconstruction (world units of the shape)
-    <out>/results.csv                   one row per shape x method (:data:`evaluation.report.COLUMNS`)
+    <out>/results.csv                   one row per shape x method (:data:`sdfrecon.evaluation.report.COLUMNS`)
     <out>/results.md                    per-shape table and a mean row per method
     <out>/benchmark.json                the settings the results were made with
 
@@ -24,11 +24,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from datasets.benchmarks import BenchmarkItem, SuiteShape
-from evaluation.methods import Method
-from evaluation.metrics import MetricOptions
-from evaluation.report import STATUS_FAILED, STATUS_OK, markdown_report, read_rows, to_row, write_rows
-from sdf.errors import ConfigError, TrainingInterrupted
+from sdfrecon.datasets.benchmarks import BenchmarkItem, SuiteShape
+from sdfrecon.evaluation.methods import Method
+from sdfrecon.evaluation.metrics import MetricOptions
+from sdfrecon.evaluation.report import STATUS_FAILED, STATUS_OK, markdown_report, read_rows, to_row, write_rows
+from sdfrecon.base.errors import ConfigError, TrainingInterrupted
+from sdfrecon.base.run_files import RunFiles
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def _check_settings(paths: BenchmarkPaths, record: dict[str, Any], overwrite: bo
 
 
 def _score(item: BenchmarkItem, mesh, options: MetricOptions) -> dict[str, Any]:
-    from evaluation.scoring import evaluate
+    from sdfrecon.evaluation.scoring import evaluate
 
     ev = evaluate(mesh, gt_mesh=item.gt_mesh, gt_points=item.gt_points, gt_normals=item.gt_normals,
                   scan_points=item.cloud.points, occupancy_points=item.occupancy_points,
@@ -116,16 +117,15 @@ def _score(item: BenchmarkItem, mesh, options: MetricOptions) -> dict[str, Any]:
     return ev.as_dict()
 
 
-def run_pair(item: BenchmarkItem, method: Method, mesh_path: Path, options: MetricOptions) -> dict[str, str]:
-    """Reconstruct ``item`` with ``method``, write the mesh, score it; never raises for a
+def run_pair(item: BenchmarkItem, method: Method, mesh_path: Path, options: MetricOptions, *,
+             resume: bool = False) -> dict[str, str]:
+    """Reconstruct ``item`` with ``method`` into ``mesh_path``, score it; never raises for a
     failure of the method or the scoring (it is recorded in the row)."""
-    from meshing.io import write_mesh
-
     base: dict[str, Any] = {"shape": item.name, "method": method.name,
                             "category": item.extras.get("category", "")}
     t0 = time.perf_counter()
     try:
-        mesh = method.run(item.cloud)
+        mesh = method.run(item.cloud, RunFiles.for_mesh(mesh_path), resume=resume)
     except TrainingInterrupted:
         raise  # Ctrl-C / SIGTERM stops the benchmark (rerun to resume), not just this pair
     except Exception as exc:  # any failure of one pair is recorded, and the benchmark goes on
@@ -136,7 +136,6 @@ def run_pair(item: BenchmarkItem, method: Method, mesh_path: Path, options: Metr
     base["seconds"] = seconds
     if len(mesh.faces) == 0:
         return to_row({**base, "status": STATUS_FAILED, "error": "the method returned an empty mesh"})
-    write_mesh(mesh, mesh_path)
     base["mesh"] = str(mesh_path)
     t1 = time.perf_counter()
     try:
@@ -185,14 +184,14 @@ def run_benchmark(run: BenchmarkRun, out_dir: str | Path, *, overwrite: bool = F
     rows: dict[tuple[str, str], dict[str, str]] = {p: earlier[p] for p in pairs if p in earlier}
     extra = [r for key, r in earlier.items() if key not in set(pairs)]
 
-    from sdf.run_files import write_json
+    from sdfrecon.base.run_files import write_json
 
     write_json(paths.settings, record)
 
     def save() -> None:
         ordered = [rows[p] for p in pairs if p in rows] + extra
         write_rows(paths.csv, ordered)
-        from sdf.atomic import atomic_write_text
+        from sdfrecon.base.atomic import atomic_write_text
 
         atomic_write_text(paths.markdown, markdown_report(ordered, notes=run.description))
 
@@ -219,7 +218,8 @@ def run_benchmark(run: BenchmarkRun, out_dir: str | Path, *, overwrite: bool = F
                 continue
             for m in todo:
                 bar.set_postfix_str(f"{shape.name} / {m.name}")
-                rows[(shape.name, m.name)] = run_pair(item, m, paths.mesh(shape.name, m.name), run.metrics)
+                rows[(shape.name, m.name)] = run_pair(item, m, paths.mesh(shape.name, m.name), run.metrics,
+                                                      resume=not overwrite)
                 save()
                 bar.update(1)
     finally:

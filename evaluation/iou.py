@@ -3,7 +3,7 @@
 Inside/outside comes from Open3D's ``RaycastingScene.compute_occupancy``
 (ray-crossing parity, majority vote over a few rays so a ray grazing an edge
 does not flip a point). It is only meaningful for closed meshes; callers check
-that first (:func:`evaluation.metrics.is_closed`).
+that first (:func:`sdfrecon.evaluation.metrics.is_closed`).
 
 Two protocols:
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from sdf.errors import InputError
+from sdfrecon.base.errors import InputError
 
 RAYS = 3
 """Rays per query point (odd; the majority decides)."""
@@ -32,7 +32,7 @@ def inside_mask(mesh: trimesh.Trimesh, points: np.ndarray, *, rays: int = RAYS) 
     -------
     (N,) bool ndarray
     """
-    from evaluation.metrics import raycasting_scene
+    from sdfrecon.evaluation.metrics import raycasting_scene
 
     scene, query = raycasting_scene(mesh, points)
     return scene.compute_occupancy(query, nsamples=rays).numpy() > 0.5

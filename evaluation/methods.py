@@ -1,11 +1,12 @@
 """Reconstruction methods a benchmark can run, looked up by name.
 
-Two kinds share one interface, ``method.run(cloud) -> mesh``:
+Two kinds share one interface, ``method.run(cloud, files) -> mesh``:
 
-* **classical** -- the entries of :data:`CLASSICAL` (Open3D screened Poisson,
-  ball pivoting; :mod:`evaluation.baselines`);
+* **classical** -- functions ``cloud -> mesh`` registered in :data:`METHODS`
+  (Open3D screened Poisson and ball pivoting register themselves in
+  :mod:`sdfrecon.evaluation.baselines`);
 * **neural** -- any config preset in ``configs/`` (``default``, ``steik``, ...),
-  trained with :func:`sdf.reconstruct.reconstruct`.
+  trained with :func:`sdfrecon.pipeline.reconstruct.reconstruct`.
 
 :func:`get_method` resolves a name (classical names first) and raises a
 :class:`ConfigError` listing every valid name for an unknown one.
@@ -18,8 +19,15 @@ from typing import Any, Callable, Protocol
 
 import trimesh
 
-from datasets.pointcloud import PointCloud
-from sdf.errors import ConfigError
+from sdfrecon.datasets.pointcloud import PointCloud
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.base.registry import Registry
+from sdfrecon.base.run_files import RunFiles
+
+
+METHODS: Registry[Callable[[PointCloud], trimesh.Trimesh]] = Registry(
+    "benchmark method", providers="sdfrecon.evaluation")
+"""Classical methods by name: ``@METHODS.register("name")`` on a function ``cloud -> mesh``."""
 
 
 @dataclass(frozen=True)
@@ -47,25 +55,26 @@ class MethodSettings:
 
     def config_overrides(self) -> list[dict[str, Any]]:
         """The overrides applied on top of a neural preset, in order."""
-        out: list[dict[str, Any]] = [{"seed": self.seed}]
-        if self.device is not None:
-            out.append({"device": self.device})
-        if self.iterations is not None:
-            out.append({"train": {"iterations": self.iterations}})
-        if self.resolution is not None:
-            out.append({"mesh": {"resolution": self.resolution}})
-        return out + list(self.overrides)
+        from sdfrecon.pipeline.config import config_overrides
+
+        return config_overrides(device=self.device, iterations=self.iterations, resolution=self.resolution,
+                                seed=self.seed, sets=self.overrides)
 
 
 class Method(Protocol):
-    """A named way to turn a point cloud into a mesh."""
+    """A named way to turn a point cloud into a mesh file."""
 
     name: str
     kind: str
     """``"neural"`` or ``"classical"``."""
 
-    def run(self, cloud: PointCloud) -> trimesh.Trimesh:
-        """Reconstruct ``cloud``; the mesh is in the cloud's world coordinates."""
+    def run(self, cloud: PointCloud, files: RunFiles, *, resume: bool = False) -> trimesh.Trimesh:
+        """Reconstruct ``cloud`` into ``files.mesh`` (plus any sidecars the method keeps).
+
+        Returns the mesh, in the cloud's world coordinates; an empty mesh is
+        returned but not written. ``resume`` lets a method continue its own
+        earlier, unfinished work on these files (a neural run's checkpoint).
+        """
         ...
 
 
@@ -77,50 +86,39 @@ class ClassicalMethod:
     fn: Callable[[PointCloud], trimesh.Trimesh]
     kind: str = "classical"
 
-    def run(self, cloud: PointCloud) -> trimesh.Trimesh:
-        return self.fn(cloud)
+    def run(self, cloud: PointCloud, files: RunFiles, *, resume: bool = False) -> trimesh.Trimesh:
+        from sdfrecon.meshing.io import write_mesh
+
+        mesh = self.fn(cloud)
+        if len(mesh.faces):
+            write_mesh(mesh, files.mesh)
+        return mesh
 
 
 @dataclass(frozen=True)
 class NeuralMethod:
-    """A config preset trained by the reconstruct pipeline."""
+    """A config preset trained by the reconstruct pipeline, as one resumable run."""
 
     name: str
     config: Any
-    """The resolved :class:`sdf.config.ReconConfig`."""
+    """The resolved :class:`sdfrecon.pipeline.config.ReconConfig`."""
     kind: str = "neural"
 
-    def run(self, cloud: PointCloud) -> trimesh.Trimesh:
-        from sdf.reconstruct import reconstruct
+    def run(self, cloud: PointCloud, files: RunFiles, *, resume: bool = False) -> trimesh.Trimesh:
+        from sdfrecon.pipeline.run import resume_config, run_reconstruction
 
-        # Training by checkpoint-free call: the benchmark resumes per (shape, method) pair instead.
-        return reconstruct(cloud, self.config, progress=False).mesh
-
-
-def _poisson(cloud: PointCloud) -> trimesh.Trimesh:
-    from evaluation.baselines import poisson
-
-    return poisson(cloud)
-
-
-def _ball_pivoting(cloud: PointCloud) -> trimesh.Trimesh:
-    from evaluation.baselines import ball_pivoting
-
-    return ball_pivoting(cloud)
-
-
-CLASSICAL: dict[str, Callable[[PointCloud], trimesh.Trimesh]] = {
-    "poisson": _poisson,
-    "ball_pivoting": _ball_pivoting,
-}
-"""Classical methods by name; add an entry to add one."""
+        cfg, state = self.config, None
+        if resume and files.checkpoint.exists():  # an interrupted pair continues where it stopped
+            cfg, state = resume_config(files)
+        return run_reconstruction(cloud, cfg, files, resume_state=state, progress=False).mesh
 
 
 def method_names() -> list[str]:
     """Every valid method name: classical ones, then the config presets."""
-    from sdf.config import available_presets
+    from sdfrecon.pipeline.config import available_presets
 
-    return list(CLASSICAL) + [p for p in available_presets() if p not in CLASSICAL]
+    classical = [entry.name for entry in METHODS.entries()]  # registration order: poisson first
+    return classical + [p for p in available_presets() if p not in classical]
 
 
 def get_method(name: str, settings: MethodSettings | None = None) -> Method:
@@ -133,11 +131,11 @@ def get_method(name: str, settings: MethodSettings | None = None) -> Method:
     ConfigError
         Unknown name (the message lists the valid ones) or a bad override.
     """
-    from sdf.config import available_presets, resolve_config
+    from sdfrecon.pipeline.config import available_presets, resolve_config
 
     settings = settings or MethodSettings()
-    if name in CLASSICAL:
-        return ClassicalMethod(name, CLASSICAL[name])
+    if name in METHODS:
+        return ClassicalMethod(name, METHODS.get(name).builder)
     if name in available_presets():
         return NeuralMethod(name, resolve_config(name, settings.config_overrides()))
     raise ConfigError(f"--methods: unknown method {name!r}; valid: {', '.join(method_names())}")

@@ -18,13 +18,13 @@ Conventions (distances are unsquared Euclidean, world units, unless noted):
   SRB measures it against 1M reconstruction samples; here it is the exact
   point-to-triangle distance (:func:`distance_to_surface`), the limit of that.
 * ``iou`` -- volumetric intersection over union of two watertight meshes, from
-  uniform samples in the union of their bounding boxes (:mod:`evaluation.iou`);
+  uniform samples in the union of their bounding boxes (:mod:`sdfrecon.evaluation.iou`);
   NaN when either mesh is not closed. ShapeNet/ONet data instead give labelled
-  occupancy points (``points.npz``), see :func:`evaluation.iou.iou_at_points`.
+  occupancy points (``points.npz``), see :func:`sdfrecon.evaluation.iou.iou_at_points`.
 
 Nearest neighbours come from scipy's cKDTree; every sampling takes a seed, so
 results are reproducible and independent of the input point order.
-:func:`evaluation.scoring.evaluate` computes all of the above in one call.
+:func:`sdfrecon.evaluation.scoring.evaluate` computes all of the above in one call.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from sdf.errors import ConfigError
+from sdfrecon.base.errors import ConfigError
 
 
 def sample_surface(mesh: trimesh.Trimesh, count: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from sdf.atomic import atomic_write_text
+from sdfrecon.base.atomic import atomic_write_text
 
 COLUMNS: tuple[str, ...] = (
     "shape", "method", "status", "seconds",

@@ -2,7 +2,7 @@
 
 The ground truth is a mesh, a point set (SRB ``.xyz``, ONet ``pointcloud.npz``)
 or both; the input scan and labelled occupancy points are optional. What each
-number means is documented in :mod:`evaluation.metrics`.
+number means is documented in :mod:`sdfrecon.evaluation.metrics`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import trimesh
 
-from evaluation.iou import iou_at_points, volumetric_iou
-from evaluation.metrics import (
+from sdfrecon.evaluation.iou import iou_at_points, volumetric_iou
+from sdfrecon.evaluation.metrics import (
     MetricOptions,
     SurfaceMetrics,
     bbox_diagonal,
@@ -23,7 +23,7 @@ from evaluation.metrics import (
     sample_surface,
     scan_distances,
 )
-from sdf.errors import InputError
+from sdfrecon.base.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Evaluation:
     Attributes
     ----------
     surface : SurfaceMetrics
-        Chamfer, Hausdorff, normal consistency, F-score (see :mod:`evaluation.metrics`).
+        Chamfer, Hausdorff, normal consistency, F-score (see :mod:`sdfrecon.evaluation.metrics`).
     scan_chamfer, scan_hausdorff : float
         SRB d_C-> and d_H->: scan -> reconstruction; NaN without a scan.
     iou : float

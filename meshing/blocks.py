@@ -1,7 +1,7 @@
 """Marching cubes over a narrow band, block by block, stitched exactly.
 
 The padded fine grid (one layer of "outside" nodes around it, as in
-:func:`meshing.marching.marching_cubes`, so the surface is always closed) is cut
+:func:`sdfrecon.meshing.marching.marching_cubes`, so the surface is always closed) is cut
 into blocks of ``block_cells^3`` cells. Only blocks holding an active cell are
 filled -- evaluated values where known, the hierarchy's sign elsewhere -- and
 given to scikit-image. Each cell belongs to exactly one block, so no face is
@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from meshing.narrowband import NarrowBand, _lookup, _unflat, node_signs
-from meshing.marching import check_crossing, outside_value
-from sdf.errors import NoSurfaceError
+from sdfrecon.meshing.narrowband import NarrowBand, _lookup, _unflat, node_signs
+from sdfrecon.meshing.marching import check_crossing, outside_value
+from sdfrecon.base.errors import NoSurfaceError
 
 
 def _block_values(band: NarrowBand, start: np.ndarray, stop: np.ndarray, outside: np.float32) -> np.ndarray:
@@ -69,7 +69,7 @@ def marching_cubes_band(band: NarrowBand, *, level: float = 0.0, block_cells: in
     -------
     trimesh.Trimesh
         In the grid's frame; equal (up to vertex order) to dense
-        :func:`meshing.marching.marching_cubes` on the same grid whenever the band
+        :func:`sdfrecon.meshing.marching.marching_cubes` on the same grid whenever the band
         holds every cell the surface crosses.
     """
     from skimage.measure import marching_cubes as skimage_marching_cubes

@@ -9,13 +9,13 @@ import numpy as np
 import torch
 import trimesh
 
-from meshing.blocks import marching_cubes_band
-from meshing.cleanup import remove_small_components
-from meshing.grid import FieldFn, Grid, evaluate_grid
-from meshing.marching import marching_cubes
-from meshing.memory import chunk_size
-from meshing.narrowband import evaluate_narrow_band, levels_for, nested_grid
-from sdf.errors import ConfigError
+from sdfrecon.meshing.blocks import marching_cubes_band
+from sdfrecon.meshing.cleanup import remove_small_components
+from sdfrecon.meshing.grid import FieldFn, Grid, evaluate_grid
+from sdfrecon.meshing.marching import marching_cubes
+from sdfrecon.meshing.memory import chunk_size
+from sdfrecon.meshing.narrowband import evaluate_narrow_band, levels_for, nested_grid
+from sdfrecon.base.errors import ConfigError
 
 
 @dataclass
@@ -29,7 +29,7 @@ class MeshConfig:
     level: float = 0.0
     """Iso-value extracted."""
     chunk_points: int = 0
-    """Grid nodes per network call (bounds memory); 0 = from the free memory (``meshing.memory``)."""
+    """Grid nodes per network call (bounds memory); 0 = from the free memory (``sdfrecon.meshing.memory``)."""
     min_component_fraction: float = 0.01
     """Drop pieces with less than this fraction of the largest piece's area; 0 keeps all."""
     method: Literal["coarse_to_fine", "dense"] = "coarse_to_fine"

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from sdf.errors import ConfigError
+from sdfrecon.base.errors import ConfigError
 
 FieldFn = Callable[[torch.Tensor], torch.Tensor]
 """``(N, 3) float32 -> (N,)`` scalar field (signed distance, negative inside)."""

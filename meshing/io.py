@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from sdf.atomic import atomic_write_bytes
-from sdf.errors import InputError
+from sdfrecon.base.atomic import atomic_write_bytes
+from sdfrecon.base.errors import InputError
 
 MESH_FORMATS = (".ply", ".obj", ".off", ".stl", ".glb")
 FLOAT32_ONLY_FORMATS = (".stl", ".glb")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from meshing.grid import Grid
-from sdf.errors import NoSurfaceError
+from sdfrecon.meshing.grid import Grid
+from sdfrecon.base.errors import NoSurfaceError
 
 
 def outside_value(low: float, high: float, level: float) -> np.float32:

@@ -15,7 +15,7 @@ import resource
 
 import torch
 
-from meshing.grid import FieldFn
+from sdfrecon.meshing.grid import FieldFn
 
 CPU_CHUNK = 262_144
 """Nodes per call on the CPU."""

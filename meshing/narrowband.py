@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from meshing.grid import FieldFn, Grid
+from sdfrecon.meshing.grid import FieldFn, Grid
 
 CORNERS = np.array([[(c >> 2) & 1, (c >> 1) & 1, c & 1] for c in range(8)], dtype=np.int64)
 

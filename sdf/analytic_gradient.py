@@ -21,10 +21,10 @@ import math
 import torch
 from torch import nn
 
-from sdf.encodings import FourierEncoding, IdentityEncoding
-from sdf.fields import NeuralField
-from sdf.hashgrid import HashGridEncoding, TorchHashGrid
-from sdf.networks import GeometricMLP
+from sdfrecon.sdf.encodings import FourierEncoding, IdentityEncoding
+from sdfrecon.sdf.fields import NeuralField
+from sdfrecon.sdf.hashgrid import HashGridEncoding, TorchHashGrid
+from sdfrecon.sdf.networks import GeometricMLP
 
 
 def _identity(enc: IdentityEncoding, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,10 +15,10 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from sdf.configtools import ComponentConfig
-from sdf.registry import Registry
+from sdfrecon.base.configtools import ComponentConfig
+from sdfrecon.base.registry import Registry
 
-ENCODINGS: Registry = Registry("encoding")
+ENCODINGS: Registry = Registry("encoding", providers="sdfrecon.sdf")
 
 
 @dataclass
@@ -45,7 +45,7 @@ class IdentityEncoding(nn.Module):
         return x
 
 
-@ENCODINGS.register("none", IdentityEncodingConfig)
+@ENCODINGS.register("none", config_cls=IdentityEncodingConfig)
 def build_identity(cfg: IdentityEncodingConfig, *, device: torch.device | None = None, seed: int = 0) -> IdentityEncoding:
     return IdentityEncoding()
 
@@ -95,6 +95,6 @@ class FourierEncoding(nn.Module):
         return torch.cat([x, sin, cos], dim=1)
 
 
-@ENCODINGS.register("fourier", FourierEncodingConfig)
+@ENCODINGS.register("fourier", config_cls=FourierEncodingConfig)
 def build_fourier(cfg: FourierEncodingConfig, *, device: torch.device | None = None, seed: int = 0) -> FourierEncoding:
     return FourierEncoding(cfg.num_frequencies, cfg.anneal_until)

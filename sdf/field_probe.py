@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from datasets.sampling import SampleBatch
-from sdf.derivatives import gradient, hessian_gradient_product, laplacian
+from sdfrecon.datasets.sampling import SampleBatch
+from sdfrecon.sdf.derivatives import gradient, hessian_gradient_product, laplacian
 
 
 class FieldProbe:
@@ -54,7 +54,7 @@ class FieldProbe:
         self.x = x
         self._grad: torch.Tensor | None = None
         if with_gradient is not None:
-            # Outputs and grad f in one forward pass (see sdf.analytic_gradient).
+            # Outputs and grad f in one forward pass (see sdfrecon.sdf.analytic_gradient).
             self.outputs, self._grad = with_gradient(x)
         else:
             self.outputs = field(x)

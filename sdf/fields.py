@@ -12,9 +12,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from sdf.encodings import ENCODINGS, EncodingConfig, IdentityEncodingConfig
-from sdf.errors import ConfigError
-from sdf.networks import NETWORKS, GeometricMLPConfig, NetworkConfig
+from sdfrecon.sdf.encodings import ENCODINGS, EncodingConfig, IdentityEncodingConfig
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.sdf.networks import NETWORKS, GeometricMLPConfig, NetworkConfig
 
 
 @dataclass

@@ -37,8 +37,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from sdf.encodings import ENCODINGS, EncodingConfig
-from sdf.errors import ConfigError
+from sdfrecon.sdf.encodings import ENCODINGS, EncodingConfig
+from sdfrecon.base.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ class HashGridEncoding(nn.Module):
         return torch.cat([x, features * window], dim=1)
 
 
-@ENCODINGS.register("hashgrid", HashGridConfig)
+@ENCODINGS.register("hashgrid", config_cls=HashGridConfig)
 def build_hashgrid(cfg: HashGridConfig, *, device: torch.device | None = None, seed: int = 0) -> HashGridEncoding:
     """Build the encoding with the backend ``cfg.backend`` resolves to on ``device``."""
     on_cuda = device is not None and torch.device(device).type == "cuda"

@@ -4,11 +4,11 @@ Each term is a small function ``term(cfg, probe) -> scalar`` returning an
 *unweighted* value, registered by name with its config dataclass. A config's
 ``loss.terms`` maps a key to a term config; the key is the term's name unless
 the entry gives ``name:`` (so one term type can appear twice, on different
-groups). A weight is a number or a :class:`~sdf.schedules.Schedule`; a term
+groups). A weight is a number or a :class:`~sdfrecon.sdf.schedules.Schedule`; a term
 whose weight is 0 at a step is not evaluated at that step.
 
 Groups (``surface``, ``uniform``, ``near``, ...) are the sampler's; see
-:mod:`datasets.sampling`.
+:mod:`sdfrecon.datasets.sampling`.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import ClassVar, Literal
 
 import torch
 
-from sdf.configtools import ComponentConfig
-from sdf.errors import ConfigError
-from sdf.field_probe import FieldProbe
-from sdf.registry import Registry
-from sdf.schedules import Schedule, is_always_zero, weight_at
+from sdfrecon.base.configtools import ComponentConfig
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.sdf.field_probe import FieldProbe
+from sdfrecon.base.registry import Registry
+from sdfrecon.sdf.schedules import Schedule, is_always_zero, weight_at
 
-LOSS_TERMS: Registry = Registry("loss term")
+LOSS_TERMS: Registry = Registry("loss term", providers="sdfrecon.sdf")
 
 OFF_SURFACE = ["uniform", "near"]
 ALL_POINTS = ["surface", "uniform", "near"]
@@ -59,7 +59,7 @@ class SurfaceTermConfig(LossTermConfig):
     groups: list[str] = field(default_factory=lambda: ["surface"])
 
 
-@LOSS_TERMS.register("surface", SurfaceTermConfig)
+@LOSS_TERMS.register("surface", config_cls=SurfaceTermConfig)
 def surface_term(cfg: SurfaceTermConfig, probe: FieldProbe) -> torch.Tensor:
     return probe.sdf(cfg.groups).abs().mean()
 
@@ -74,7 +74,7 @@ class OffSurfaceTermConfig(LossTermConfig):
     """Decay rate, 1/unit-frame length (SIREN/StEik use 100)."""
 
 
-@LOSS_TERMS.register("offsurface", OffSurfaceTermConfig)
+@LOSS_TERMS.register("offsurface", config_cls=OffSurfaceTermConfig)
 def offsurface_term(cfg: OffSurfaceTermConfig, probe: FieldProbe) -> torch.Tensor:
     return torch.exp(-cfg.alpha * probe.sdf(cfg.groups).abs()).mean()
 
@@ -90,7 +90,7 @@ class EikonalTermConfig(LossTermConfig):
     needs_gradient: ClassVar[bool] = True
 
 
-@LOSS_TERMS.register("eikonal", EikonalTermConfig)
+@LOSS_TERMS.register("eikonal", config_cls=EikonalTermConfig)
 def eikonal_term(cfg: EikonalTermConfig, probe: FieldProbe) -> torch.Tensor:
     deviation = probe.gradient(cfg.groups).norm(dim=1) - 1.0
     return deviation.abs().mean() if cfg.norm == "l1" else deviation.pow(2).mean()
@@ -109,7 +109,7 @@ class NormalTermConfig(LossTermConfig):
     needs_gradient: ClassVar[bool] = True
 
 
-@LOSS_TERMS.register("normal", NormalTermConfig)
+@LOSS_TERMS.register("normal", config_cls=NormalTermConfig)
 def normal_term(cfg: NormalTermConfig, probe: FieldProbe) -> torch.Tensor | None:
     groups = [g for g in cfg.groups if g in probe.batch.normals]
     if not groups:
@@ -139,7 +139,7 @@ class DirectionalDivergenceTermConfig(LossTermConfig):
     needs_input_graph: ClassVar[bool] = True
 
 
-@LOSS_TERMS.register("steik", DirectionalDivergenceTermConfig)
+@LOSS_TERMS.register("steik", config_cls=DirectionalDivergenceTermConfig)
 def directional_divergence_term(cfg: DirectionalDivergenceTermConfig, probe: FieldProbe) -> torch.Tensor:
     grad = probe.gradient(cfg.groups)
     hg = probe.hessian_gradient(cfg.groups)
@@ -163,7 +163,7 @@ class LaplacianDivergenceTermConfig(LossTermConfig):
     needs_input_graph: ClassVar[bool] = True
 
 
-@LOSS_TERMS.register("divergence", LaplacianDivergenceTermConfig)
+@LOSS_TERMS.register("divergence", config_cls=LaplacianDivergenceTermConfig)
 def laplacian_divergence_term(cfg: LaplacianDivergenceTermConfig, probe: FieldProbe) -> torch.Tensor:
     lap = torch.nan_to_num(probe.laplacian(cfg.groups), nan=0.0, posinf=0.0, neginf=0.0)
     value = lap.abs() if cfg.norm == "l1" else lap.pow(2)

@@ -25,9 +25,9 @@ from typing import ClassVar, Literal
 
 import torch
 
-from sdf.errors import ConfigError
-from sdf.field_probe import FieldProbe
-from sdf.losses import LOSS_TERMS, LossTermConfig
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.sdf.field_probe import FieldProbe
+from sdfrecon.sdf.losses import LOSS_TERMS, LossTermConfig
 
 LABELLED = ["plane", "band", "contour", "exterior"]
 
@@ -75,7 +75,7 @@ class OccupancyTermConfig(LossTermConfig):
             raise ConfigError(f"{path}: temperature and logit_scale must be > 0")
 
 
-@LOSS_TERMS.register("occupancy", OccupancyTermConfig)
+@LOSS_TERMS.register("occupancy", config_cls=OccupancyTermConfig)
 def occupancy_term(cfg: OccupancyTermConfig, probe: FieldProbe) -> torch.Tensor | None:
     """``mean BCE(sigmoid(logit), label)`` over the labelled points of ``cfg.groups``; () tensor."""
     groups = _labelled_groups(probe, cfg.groups)
@@ -109,7 +109,7 @@ class LogitGradientTermConfig(LossTermConfig):
             raise ConfigError(f"{path}: channel >= 1, temperature > 0, logit_scale > 0 and max_slope >= 0")
 
 
-@LOSS_TERMS.register("logit_gradient", LogitGradientTermConfig)
+@LOSS_TERMS.register("logit_gradient", config_cls=LogitGradientTermConfig)
 def logit_gradient_term(cfg: LogitGradientTermConfig, probe: FieldProbe) -> torch.Tensor | None:
     """``mean relu(|grad logit| - max_slope)`` over ``cfg.groups``; () tensor."""
     groups = [g for g in cfg.groups if probe.has(g)]

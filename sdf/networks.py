@@ -13,11 +13,11 @@ from typing import ClassVar, Literal
 import torch
 from torch import nn
 
-from sdf.configtools import ComponentConfig
-from sdf.errors import ConfigError
-from sdf.registry import Registry
+from sdfrecon.base.configtools import ComponentConfig
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.base.registry import Registry
 
-NETWORKS: Registry = Registry("network")
+NETWORKS: Registry = Registry("network", providers="sdfrecon.sdf")
 
 
 @dataclass
@@ -121,6 +121,6 @@ class GeometricMLP(nn.Module):
         return h
 
 
-@NETWORKS.register("mlp", GeometricMLPConfig)
+@NETWORKS.register("mlp", config_cls=GeometricMLPConfig)
 def build_geometric_mlp(cfg: GeometricMLPConfig, *, in_dim: int, out_dim: int = 1) -> GeometricMLP:
     return GeometricMLP(cfg, in_dim, out_dim)

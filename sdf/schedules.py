@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sdf.errors import ConfigError
+from sdfrecon.base.errors import ConfigError
 
 
 @dataclass(frozen=True)

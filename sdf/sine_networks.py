@@ -1,9 +1,9 @@
 """SIREN-family networks: SIREN / DiGS (linear layers) and StEik (quadratic layers).
 
 Both are stacks ``[in] -> H x num_layers -> [out]`` with an activation after every
-layer but the last, initialised by one of the schemes in :mod:`sdf.sine_init`
+layer but the last, initialised by one of the schemes in :mod:`sdfrecon.sdf.sine_init`
 (or the SAL ``geometric`` scheme for softplus/ReLU). With ``geometric_sine`` and
-``mfgi`` the raw output goes through :func:`sdf.sine_init.sphere_output`, so the
+``mfgi`` the raw output goes through :func:`sdfrecon.sdf.sine_init.sphere_output`, so the
 field starts as a sphere SDF.
 
 StEik's quadratic layer (Yang et al. 2023) is
@@ -21,9 +21,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from sdf import sine_init
-from sdf.errors import ConfigError
-from sdf.networks import NETWORKS, NetworkConfig
+from sdfrecon.sdf import sine_init
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.sdf.networks import NETWORKS, NetworkConfig
 
 
 @dataclass
@@ -179,7 +179,7 @@ def initialise(layers: nn.ModuleList, cfg: SineFamilyConfig) -> None:
 
 @torch.no_grad()
 def _geometric_sal(weight: torch.Tensor, bias: torch.Tensor, *, is_last: bool, radius: float) -> None:
-    """SAL/IGR geometric init of one map (see :mod:`sdf.networks`)."""
+    """SAL/IGR geometric init of one map (see :mod:`sdfrecon.sdf.networks`)."""
     if is_last:
         nn.init.normal_(weight, mean=math.sqrt(math.pi) / math.sqrt(weight.shape[1]), std=1e-4)
         nn.init.constant_(bias, -radius)
@@ -188,11 +188,11 @@ def _geometric_sal(weight: torch.Tensor, bias: torch.Tensor, *, is_last: bool, r
         nn.init.zeros_(bias)
 
 
-@NETWORKS.register("siren", SirenConfig)
+@NETWORKS.register("siren", config_cls=SirenConfig)
 def build_siren(cfg: SirenConfig, *, in_dim: int, out_dim: int = 1) -> LayerStack:
     return LayerStack(cfg, LinearLayer, in_dim, out_dim)
 
 
-@NETWORKS.register("quadratic", QuadraticNetConfig)
+@NETWORKS.register("quadratic", config_cls=QuadraticNetConfig)
 def build_quadratic(cfg: QuadraticNetConfig, *, in_dim: int, out_dim: int = 1) -> LayerStack:
     return LayerStack(cfg, QuadraticLayer, in_dim, out_dim)

@@ -18,12 +18,12 @@ from typing import Any, Callable, Literal
 import torch
 from tqdm.auto import tqdm
 
-from datasets.sampling import Sampler
-from sdf.checkpoint import save_checkpoint
-from sdf.errors import ConfigError, TrainingDivergedError, TrainingInterrupted
-from sdf.field_probe import FieldProbe
-from sdf.losses import LossSet
-from sdf.schedules import Schedule
+from sdfrecon.datasets.sampling import Sampler
+from sdfrecon.base.checkpoint import save_checkpoint
+from sdfrecon.base.errors import ConfigError, TrainingDivergedError, TrainingInterrupted
+from sdfrecon.sdf.field_probe import FieldProbe
+from sdfrecon.sdf.losses import LossSet
+from sdfrecon.sdf.schedules import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class TrainConfig:
     gradient: Literal["autograd", "analytic"] = "autograd"
     """How grad f reaches eikonal/normal terms: ``autograd`` (double backward, any
     network) or ``analytic`` (forward-mode tangents, first-order backward only;
-    ``mlp`` on ``none``/``fourier``/``hashgrid`` encodings; see sdf.analytic_gradient)."""
+    ``mlp`` on ``none``/``fourier``/``hashgrid`` encodings; see sdfrecon.sdf.analytic_gradient)."""
     compile: bool = False
     """torch.compile the analytic field evaluation (needs ``gradient: analytic`` and a
     C++ compiler; falls back to eager with a warning if compiling fails)."""
@@ -115,14 +115,14 @@ def parameter_groups(model: torch.nn.Module, multipliers: dict[str, float]) -> l
 
 
 class Trainer:
-    """Fits a field to samples by minimising a :class:`~sdf.losses.LossSet`.
+    """Fits a field to samples by minimising a :class:`~sdfrecon.sdf.losses.LossSet`.
 
     Parameters
     ----------
     model : torch.nn.Module
         The field, already on ``device``.
     sampler : Sampler
-        Produces a :class:`~datasets.sampling.SampleBatch` per step.
+        Produces a :class:`~sdfrecon.datasets.sampling.SampleBatch` per step.
     losses : LossSet
     cfg : TrainConfig
     device : torch.device
@@ -174,7 +174,7 @@ class Trainer:
         """``x -> (outputs, grad f)`` for ``gradient: analytic`` (maybe compiled), else None."""
         if self.cfg.gradient != "analytic":
             return None
-        from sdf.analytic_gradient import field_with_gradient, supports_analytic_gradient
+        from sdfrecon.sdf.analytic_gradient import field_with_gradient, supports_analytic_gradient
 
         if not supports_analytic_gradient(self.model):
             raise ConfigError(

@@ -38,3 +38,20 @@ def quick_overrides(iterations: int = 150, resolution: int = 64) -> list[dict]:
         "mesh": {"resolution": resolution},
         "sampler": {"surface_points": 2048, "uniform_points": 1024, "near_points": 1024},
     }]
+
+
+@pytest.fixture
+def swap_component(monkeypatch):
+    """``swap_component(registry, name, builder)``: register ``builder`` under ``name`` for
+    this test only (replacing a real component of that name); the registry's entries,
+    in their order, are restored afterwards."""
+    from sdfrecon.base.registry import Registry
+
+    def swap(registry: Registry, name: str, builder, config_cls=None) -> None:
+        registry.names()  # discover the real components first
+        monkeypatch.setattr(registry, "_entries", dict(registry._entries))  # restored on teardown
+        if name in registry:
+            registry.remove(name)
+        registry.add(name, builder, config_cls)
+
+    return swap

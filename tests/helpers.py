@@ -39,7 +39,7 @@ def chamfer_to_analytic(mesh, sdf, gt_points):
     """Two-sided mean distance: mesh samples -> exact surface (|sdf|), exact samples -> mesh samples."""
     from scipy.spatial import cKDTree
 
-    from evaluation.metrics import sample_surface
+    from sdfrecon.evaluation.metrics import sample_surface
 
     pred, _ = sample_surface(mesh, 50_000, seed=1)
     to_true = np.abs(sdf(pred)).mean()

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from sdf.atomic import atomic_write, atomic_write_text
+from sdfrecon.base.atomic import atomic_write, atomic_write_text
 
 
 def test_written_file_gets_the_umask_mode_not_0600(tmp_path):

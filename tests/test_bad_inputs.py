@@ -3,8 +3,8 @@ file and the problem, exit status 2, no traceback and no output file.
 
 The corpus is written by ``tests/data/make_bad_corpus.py``; the first test checks
 the committed files are exactly what it writes. Most cases run the CLI in-process
-(``sdf.cli.main`` returns the exit status and prints the same lines); a few run
-``python -m sdf`` as a real process, including the unreadable file, which needs
+(``sdfrecon.cli.main`` returns the exit status and prints the same lines); a few run
+``python -m sdfrecon`` as a real process, including the unreadable file, which needs
 one: as root, a mode-000 file is still readable, so that process runs without
 root's file-permission override (CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH).
 """
@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from sdf.cli import main
+from sdfrecon.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "data" / "bad"
@@ -80,7 +80,7 @@ def test_bad_file_is_one_error_line_exit_2_and_no_output(entry, tmp_path, capsys
 
 def _run_cli(args: list[str], preexec_fn=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "sdf", *args], capture_output=True, text=True, cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "sdfrecon", *args], capture_output=True, text=True, cwd=REPO,
                           env=env, preexec_fn=preexec_fn, timeout=120)
 
 
@@ -155,7 +155,7 @@ def test_far_from_origin_reconstructs_with_float64_output(tmp_path, capsys):
 
 
 def test_mostly_duplicates_are_dropped_with_a_warning(caplog):
-    from datasets.readers import read_point_cloud
+    from sdfrecon.datasets.readers import read_point_cloud
 
     entry = next(e for e in MANIFEST["odd_but_valid"] if e["file"] == "mostly_duplicates.xyz")
     with caplog.at_level(logging.WARNING):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from datasets.synthetic import sphere_points
-from sdf.cli import main
+from sdfrecon.datasets.synthetic import sphere_points
+from sdfrecon.cli import main
 from tests.helpers import write_ply
 
 QUICK = ["--iterations", "60", "--resolution", "40", "--device", "cpu", "--quiet",
@@ -26,7 +26,7 @@ def test_help_of_every_subcommand(capsys):
 
 
 def test_python_dash_m_entry_point():
-    out = subprocess.run([sys.executable, "-m", "sdf", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "sdfrecon", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "reconstruct" in out.stdout
 
 
@@ -59,11 +59,11 @@ def test_reconstruct_writes_mesh_record_checkpoint_config(tmp_path, scan, capsys
 
 def test_interrupted_run_resumes_to_the_same_mesh(tmp_path, scan):
     """Ctrl-C mid-training leaves a checkpoint; --resume finishes with the uninterrupted result."""
-    from datasets.readers import read_point_cloud
-    from sdf.config import resolve_config
-    from sdf.errors import TrainingInterrupted
-    from sdf.reconstruct import reconstruct
-    from sdf.run_files import RunFiles
+    from sdfrecon.datasets.readers import read_point_cloud
+    from sdfrecon.pipeline.config import resolve_config
+    from sdfrecon.base.errors import TrainingInterrupted
+    from sdfrecon.pipeline.reconstruct import reconstruct
+    from sdfrecon.base.run_files import RunFiles
 
     full = tmp_path / "full.ply"
     assert main(["reconstruct", str(scan), "-o", str(full), *QUICK]) == 0
@@ -124,7 +124,7 @@ def test_bad_input_one_line_error_exit_2_no_output(tmp_path, capsys, case):
 def test_bad_input_as_a_real_process(tmp_path):
     path = _write(tmp_path / "few.xyz", b"0 0 0\n")
     out = tmp_path / "o.ply"
-    proc = subprocess.run([sys.executable, "-m", "sdf", "reconstruct", str(path), "-o", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "sdfrecon", "reconstruct", str(path), "-o", str(out)],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: ") and "Traceback" not in proc.stderr

@@ -7,10 +7,10 @@ the compiled path is checked against eager in tests/sdf/test_analytic_gradient.p
 import numpy as np
 import pytest
 
-from datasets.pointcloud import make_point_cloud
-from datasets.synthetic import sphere_points, sphere_sdf, torus_points, torus_sdf
-from sdf.config import resolve_config
-from sdf.reconstruct import reconstruct
+from sdfrecon.datasets.pointcloud import make_point_cloud
+from sdfrecon.datasets.synthetic import sphere_points, sphere_sdf, torus_points, torus_sdf
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.pipeline.reconstruct import reconstruct
 from tests.conftest import quick_overrides
 from tests.helpers import chamfer_to_analytic
 

@@ -17,12 +17,12 @@ import pytest
 import torch
 import trimesh
 
-from datasets.pointcloud import make_point_cloud
-from datasets.synthetic import sphere_points, sphere_sdf
-from sdf.cli import main
-from sdf.config import resolve_config
-from sdf.errors import TrainingDivergedError
-from sdf.reconstruct import reconstruct
+from sdfrecon.datasets.pointcloud import make_point_cloud
+from sdfrecon.datasets.synthetic import sphere_points, sphere_sdf
+from sdfrecon.cli import main
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.base.errors import TrainingDivergedError
+from sdfrecon.pipeline.reconstruct import reconstruct
 from tests.conftest import quick_overrides
 from tests.helpers import write_ply
 from tests.helpers import chamfer_to_analytic
@@ -56,7 +56,7 @@ class PoisonOnce:
 def test_forced_nan_rolls_back_lowers_lr_logs_and_still_meshes_well(sphere, caplog):
     cloud, gt = sphere
     cfg = resolve_config("default", quick_overrides())
-    with caplog.at_level(logging.WARNING, logger="sdf.training"):
+    with caplog.at_level(logging.WARNING, logger="sdfrecon.sdf.training"):
         result = reconstruct(cloud, cfg, progress=False, step_callback=PoisonOnce(at=60))
     # step 61 sees the NaN, goes back to the in-memory snapshot of step 50 and halves the lr
     assert result.record["train"]["recoveries"] == [
@@ -131,7 +131,7 @@ def test_sigterm_checkpoints_and_resume_matches_an_uninterrupted_run(tmp_path, c
     opts = [*QUICK, "--iterations", "160", "--set", "train.checkpoint_every=10"]
     part = tmp_path / "part.ply"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "sdf", "reconstruct", str(scan), "-o", str(part), *opts],
+    proc = subprocess.Popen([sys.executable, "-m", "sdfrecon", "reconstruct", str(scan), "-o", str(part), *opts],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ckpt = tmp_path / "part.ckpt"
     deadline = time.monotonic() + 90
@@ -143,7 +143,7 @@ def test_sigterm_checkpoints_and_resume_matches_an_uninterrupted_run(tmp_path, c
     assert proc.returncode == 130, err
     assert err.strip().startswith("error: interrupted at step ") and "continue with --resume" in err, err
     assert not part.exists()
-    from sdf.checkpoint import load_checkpoint
+    from sdfrecon.base.checkpoint import load_checkpoint
 
     stopped_at = load_checkpoint(ckpt)["trainer"]["step"]
     assert 10 <= stopped_at < 160
@@ -161,7 +161,7 @@ def test_sigterm_checkpoints_and_resume_matches_an_uninterrupted_run(tmp_path, c
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
-    from sdf import checkpoint
+    from sdfrecon.base import checkpoint
 
     path = tmp_path / "run.ckpt"
     checkpoint.save_checkpoint(path, {"trainer": {"step": 1}})

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import trimesh
 
-from datasets.slicing import parallel_planes, slice_mesh
-from evaluation.metrics import bbox_diagonal, compare_meshes
-from sdf.cli import main
-from sdf.config import resolve_config
-from sdf.reconstruct import reconstruct
+from sdfrecon.datasets.slicing import parallel_planes, slice_mesh
+from sdfrecon.evaluation.metrics import bbox_diagonal, compare_meshes
+from sdfrecon.cli import main
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.pipeline.reconstruct import reconstruct
 
 SMALL = {
     "device": "cpu",

@@ -1,7 +1,7 @@
 """2D finishing of rendered pictures with Pillow: colour bars, labels, grids, files.
 
 Images are ``(H, W, 3) uint8`` arrays throughout. Files are written atomically
-(:mod:`sdf.atomic`), PNG for stills and GIF for sequences.
+(:mod:`sdfrecon.base.atomic`), PNG for stills and GIF for sequences.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from sdf.atomic import atomic_write_bytes
-from viewer.colormap import colormap
+from sdfrecon.base.atomic import atomic_write_bytes
+from sdfrecon.viewer.colormap import colormap
 
 BAR_PANEL_WIDTH = 90
 """Width in pixels of the panel holding one colour bar."""

@@ -2,8 +2,8 @@
 truth, per-vertex errors and the trained field behind an SDF slice.
 
 ``sdfrecon view`` and ``sdfrecon render`` both load a :class:`ViewInputs` and
-ask it for a :class:`~viewer.scene.Scene` with the parts switched on or off;
-the window (:mod:`viewer.interactive`) asks again each time a key changes
+ask it for a :class:`~sdfrecon.viewer.scene.Scene` with the parts switched on or off;
+the window (:mod:`sdfrecon.viewer.interactive`) asks again each time a key changes
 what is shown. Slices are sampled lazily and cached per plane.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from sdf.errors import InputError
-from viewer.scene import Scene, SceneOptions, build_scene
-from viewer.sdf_slice import SdfSlice, SlicePlane, WorldSdf, sample_slice
+from sdfrecon.base.errors import InputError
+from sdfrecon.viewer.scene import Scene, SceneOptions, build_scene
+from sdfrecon.viewer.sdf_slice import SdfSlice, SlicePlane, WorldSdf, sample_slice
 
 SLICE_SPEC = re.compile(r"^\s*([xyzXYZ])\s*(?:=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?\s*$")
 
@@ -64,7 +64,7 @@ class ViewInputs:
     errors : (V,) ndarray or None
         Per-vertex distance of ``mesh`` to the ground truth, world units.
     field : callable or None
-        World points -> signed values (for slices); see :func:`viewer.sdf_slice.field_function`.
+        World points -> signed values (for slices); see :func:`sdfrecon.viewer.sdf_slice.field_function`.
     field_title : str
         Name of the field's values (colour-bar label).
     """
@@ -131,10 +131,10 @@ def load_field(checkpoint: str | Path, device: str = "cpu") -> tuple[WorldSdf, s
     ConfigError
         ``device`` is unknown or unavailable.
     """
-    from sdf.checkpoint import load_checkpoint
-    from sdf.device import resolve_device
-    from sdf.reconstruct import load_trained_field
-    from viewer.sdf_slice import field_function
+    from sdfrecon.base.checkpoint import load_checkpoint
+    from sdfrecon.base.device import resolve_device
+    from sdfrecon.pipeline.reconstruct import load_trained_field
+    from sdfrecon.viewer.sdf_slice import field_function
 
     dev = resolve_device(device)
     state = load_checkpoint(checkpoint, map_location=dev)
@@ -176,7 +176,7 @@ def load_view_inputs(mesh_path: str | Path, *, points: str | Path | None = None,
     InputError
         Any file missing or unusable, or an option combination that cannot work.
     """
-    from viewer.loading import find_checkpoint, load_errors, load_mesh, load_points, vertex_errors
+    from sdfrecon.viewer.loading import find_checkpoint, load_errors, load_mesh, load_points, vertex_errors
 
     if field not in ("off", "optional", "required"):
         raise ValueError(f"field must be off, optional or required, got {field!r}")

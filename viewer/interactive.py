@@ -4,7 +4,7 @@ Two layers:
 
 * :class:`ViewerState` -- what is shown (points, ground truth, heat-map, the
   SDF slice: axis, position, cut) and how keys change it. Plain Python: it
-  builds :class:`~viewer.scene.Scene` objects and never touches a window, so
+  builds :class:`~sdfrecon.viewer.scene.Scene` objects and never touches a window, so
   it is tested without a display.
 * :func:`run_window` -- opens ``o3d.visualization.VisualizerWithKeyCallback``,
   draws the state's scene, and forwards key presses to :meth:`ViewerState.press`,
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from viewer.inputs import ViewInputs
-from viewer.scene import Scene, SceneOptions
-from viewer.sdf_slice import SlicePlane
+from sdfrecon.viewer.inputs import ViewInputs
+from sdfrecon.viewer.scene import Scene, SceneOptions
+from sdfrecon.viewer.sdf_slice import SlicePlane
 
 SLICE_STEP = 0.05
 """How far ``[`` / ``]`` move the slice, as a fraction of the bounding box half-size."""
@@ -96,7 +96,7 @@ class ViewerState:
             self.options = replace(self.options, clip_side=1)
         if inputs.field is not None and self.options.sdf_limit is None:
             # One colour scale for every slice position, so colours compare as the plane moves.
-            from viewer.colormap import symmetric_range
+            from sdfrecon.viewer.colormap import symmetric_range
 
             lo, hi = inputs.bounds
             values = inputs.field(_probe_points(lo, hi))
@@ -239,8 +239,8 @@ def run_window(state: ViewerState, *, width: int = 1280, height: int = 800, view
 
     import open3d as o3d
 
-    from viewer.camera import preset_camera
-    from viewer.render import RenderError
+    from sdfrecon.viewer.camera import preset_camera
+    from sdfrecon.viewer.render import RenderError
 
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         raise RenderError("cannot open a window: no display ($DISPLAY is not set); "

@@ -1,6 +1,6 @@
 """Reading what the viewer shows: meshes, point clouds, per-vertex errors, checkpoints.
 
-Every problem is an :class:`~sdf.errors.InputError` naming the file, so the CLI
+Every problem is an :class:`~sdfrecon.base.errors.InputError` naming the file, so the CLI
 prints one line and exits with status 2.
 """
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from datasets.benchmarks import MESH_EXTENSIONS, read_mesh
-from datasets.readers import check_readable_file
-from sdf.errors import InputError
+from sdfrecon.datasets.benchmarks import MESH_EXTENSIONS, read_mesh
+from sdfrecon.datasets.readers import check_readable_file
+from sdfrecon.base.errors import InputError
 
 __all__ = ["MESH_EXTENSIONS", "find_checkpoint", "load_errors", "load_mesh", "load_points", "vertex_errors"]
 
@@ -37,7 +37,7 @@ def load_points(path: str | Path, *, max_points: int = 200_000, seed: int = 0) -
 
     Clouds larger than ``max_points`` are subsampled (seeded) to keep drawing fast.
     """
-    from datasets.readers import ReadOptions, read_point_cloud
+    from sdfrecon.datasets.readers import ReadOptions, read_point_cloud
 
     points = read_point_cloud(path, ReadOptions(mesh_samples=min(max_points, 100_000), seed=seed)).points
     if len(points) > max_points:
@@ -86,7 +86,7 @@ def load_errors(path: str | Path, n_vertices: int) -> np.ndarray:
 
 def vertex_errors(mesh: trimesh.Trimesh, gt: trimesh.Trimesh) -> np.ndarray:
     """Distance (V,) from each vertex of ``mesh`` to the surface of ``gt``, world units (exact)."""
-    from evaluation.metrics import distance_to_surface
+    from sdfrecon.evaluation.metrics import distance_to_surface
 
     return distance_to_surface(np.asarray(mesh.vertices), gt)
 
@@ -101,7 +101,7 @@ def find_checkpoint(mesh_path: str | Path, explicit: str | Path | None = None, *
     InputError
         ``explicit`` does not exist, or ``required`` and no checkpoint was found.
     """
-    from sdf.run_files import RunFiles
+    from sdfrecon.base.run_files import RunFiles
 
     if explicit is not None:
         p = Path(explicit)

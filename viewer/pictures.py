@@ -1,8 +1,8 @@
 """Finished pictures: a scene with its colour bars, turntables, snapshot sequences
 and the benchmark contact sheet.
 
-These glue :mod:`viewer.scene`, :mod:`viewer.camera`, :mod:`viewer.render` and
-:mod:`viewer.annotate` together; ``sdfrecon render`` and the benchmark call them.
+These glue :mod:`sdfrecon.viewer.scene`, :mod:`sdfrecon.viewer.camera`, :mod:`sdfrecon.viewer.render` and
+:mod:`sdfrecon.viewer.annotate` together; ``sdfrecon render`` and the benchmark call them.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from viewer.annotate import BAR_PANEL_WIDTH, grid, label, save_png, with_colorbars
-from viewer.camera import Camera, preset_camera, turntable_cameras
-from viewer.render import render_views
-from viewer.scene import Scene, SceneOptions, bounding_sphere, build_scene
+from sdfrecon.viewer.annotate import BAR_PANEL_WIDTH, grid, label, save_png, with_colorbars
+from sdfrecon.viewer.camera import Camera, preset_camera, turntable_cameras
+from sdfrecon.viewer.render import render_views
+from sdfrecon.viewer.scene import Scene, SceneOptions, bounding_sphere, build_scene
 
 SNAPSHOT_PATTERN = re.compile(r"step_(\d+)\.(ply|obj|off|stl)$", re.IGNORECASE)
 """Files written by ``sdfrecon reconstruct --snapshot-every K``."""
@@ -78,7 +78,7 @@ def view_pictures(inputs, options: SceneOptions | None = None, *, width: int = 8
     points, gt, heatmap : bool
         Parts to draw when loaded.
     slice_resolution, supersample, backend
-        See :meth:`ViewInputs.scene` and :func:`viewer.render.render_scene`.
+        See :meth:`ViewInputs.scene` and :func:`sdfrecon.viewer.render.render_scene`.
 
     Returns
     -------
@@ -123,7 +123,7 @@ def snapshot_files(folder: str | Path) -> list[tuple[int, Path]]:
     InputError
         Not a folder, or no ``step_NNNNNN`` meshes in it.
     """
-    from sdf.errors import InputError
+    from sdfrecon.base.errors import InputError
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -142,7 +142,7 @@ def snapshot_pictures(folder: str | Path, *, width: int = 400, height: int = 400
     The camera frames the union of all snapshots, so the shape grows or
     shrinks in place from frame to frame.
     """
-    from viewer.loading import load_mesh
+    from sdfrecon.viewer.loading import load_mesh
 
     found = snapshot_files(folder)
     meshes = [(step, load_mesh(path)) for step, path in found]
@@ -172,8 +172,8 @@ def benchmark_meshes(out_dir: str | Path) -> dict[tuple[str, str], Path]:
     InputError
         No ``meshes/`` folder or no meshes in it.
     """
-    from sdf.errors import InputError
-    from viewer.loading import MESH_EXTENSIONS
+    from sdfrecon.base.errors import InputError
+    from sdfrecon.viewer.loading import MESH_EXTENSIONS
 
     root = Path(out_dir) / "meshes"
     if not root.is_dir():
@@ -200,7 +200,7 @@ def contact_sheet(mesh_paths: Mapping[tuple[str, str], str | Path], out_png: str
     cell_size : (width, height)
         Pixels per picture.
     view : str
-        Camera preset (:data:`viewer.camera.VIEWS`); every method of a shape is
+        Camera preset (:data:`sdfrecon.viewer.camera.VIEWS`); every method of a shape is
         seen from the same camera, framing all of that shape's meshes.
     up : str
         Up axis of the presets.
@@ -209,15 +209,15 @@ def contact_sheet(mesh_paths: Mapping[tuple[str, str], str | Path], out_png: str
         marked ``missing``; an unreadable mesh marks it ``unreadable``.
     supersample : int
     backend : str
-        See :func:`viewer.render.render_scene`.
+        See :func:`sdfrecon.viewer.render.render_scene`.
 
     Returns
     -------
     Path
         ``out_png``.
     """
-    from sdf.errors import InputError
-    from viewer.loading import load_mesh
+    from sdfrecon.base.errors import InputError
+    from sdfrecon.viewer.loading import load_mesh
 
     if not mesh_paths:
         raise ValueError("contact sheet: no meshes given")

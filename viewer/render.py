@@ -1,4 +1,4 @@
-"""Pictures of a :class:`~viewer.scene.Scene` without a screen.
+"""Pictures of a :class:`~sdfrecon.viewer.scene.Scene` without a screen.
 
 The main path is Open3D's ``OffscreenRenderer`` (Filament). On a machine
 without a GPU it runs on Mesa's software Vulkan driver (lavapipe: Debian
@@ -30,9 +30,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from sdf.errors import ReconError
-from viewer.camera import Camera
-from viewer.scene import Scene
+from sdfrecon.base.errors import ReconError
+from sdfrecon.viewer.camera import Camera
+from sdfrecon.viewer.scene import Scene
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ def _pack_scene(scene: Scene) -> dict:
 def _unpack_scene(packed: dict) -> Scene:
     import open3d as o3d
 
-    from viewer.scene import SceneItem
+    from sdfrecon.viewer.scene import SceneItem
 
     v3, v3i, v2i = o3d.utility.Vector3dVector, o3d.utility.Vector3iVector, o3d.utility.Vector2iVector
     items = []

@@ -4,8 +4,8 @@
 points, ground truth, per-vertex errors, an SDF slice) to a :class:`Scene`: a
 list of named Open3D geometries, each with a drawing style, plus the colour
 bars that explain its colours and the bounding sphere the cameras frame. The
-offscreen renderer (:mod:`viewer.render`) and the window
-(:mod:`viewer.interactive`) both draw a Scene; neither decides what is in it.
+offscreen renderer (:mod:`sdfrecon.viewer.render`) and the window
+(:mod:`sdfrecon.viewer.interactive`) both draw a Scene; neither decides what is in it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import trimesh
 
-from viewer.camera import view_frame
-from viewer.colormap import error_range, map_values, symmetric_range
+from sdfrecon.viewer.camera import view_frame
+from sdfrecon.viewer.colormap import error_range, map_values, symmetric_range
 
 MESH_RGB = (0.78, 0.78, 0.76)
 """Colour of a mesh without a heat-map."""
@@ -62,7 +62,7 @@ class ColorBar:
     ----------
     title : str
     colormap : str
-        Name in :mod:`viewer.colormap`.
+        Name in :mod:`sdfrecon.viewer.colormap`.
     vmin, vmax : float
         Values at the ends of the map (world units for distances).
     """
@@ -191,7 +191,7 @@ def build_scene(mesh: trimesh.Trimesh, *, points: np.ndarray | None = None, gt: 
                                options.shading))
 
     if sdf_slice is not None:
-        from viewer.sdf_slice import slice_geometry
+        from sdfrecon.viewer.sdf_slice import slice_geometry
 
         if options.sdf_limit is not None:
             s_lo, s_hi = -float(options.sdf_limit), float(options.sdf_limit)

@@ -156,7 +156,7 @@ def _to_world(s: SdfSlice, rc: np.ndarray) -> np.ndarray:
 
 
 def field_function(field, normalization, *, device="cpu", chunk: int = 65536) -> tuple[WorldSdf, str]:
-    """Wrap a trained :class:`~sdf.fields.NeuralField` as a world-frame function.
+    """Wrap a trained :class:`~sdfrecon.sdf.fields.NeuralField` as a world-frame function.
 
     Parameters
     ----------
@@ -195,7 +195,7 @@ def field_function(field, normalization, *, device="cpu", chunk: int = 65536) ->
 
 def slice_colors(s: SdfSlice, vmin: float, vmax: float) -> np.ndarray:
     """(H, W, 3) colours in [0, 1] of the slice values on the diverging ``sdf`` map."""
-    from viewer.colormap import map_values
+    from sdfrecon.viewer.colormap import map_values
 
     return map_values(s.values.ravel(), vmin, vmax, "sdf").reshape(*s.values.shape, 3)
 

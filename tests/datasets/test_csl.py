@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from datasets.csl import format_csl, read_csl, write_csl
-from datasets.slices import make_plane, make_slice_set, signed_area
-from sdf.cli import main
-from sdf.errors import InputError
+from sdfrecon.datasets.csl import format_csl, read_csl, write_csl
+from sdfrecon.datasets.slices import make_plane, make_slice_set, signed_area
+from sdfrecon.cli import main
+from sdfrecon.base.errors import InputError
 from tests.conftest import shared_data
 
 

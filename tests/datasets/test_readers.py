@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import trimesh
 
-from datasets.pointcloud import make_point_cloud
-from datasets.readers import ReadOptions, read_point_cloud, supported_extensions
-from datasets.synthetic import sphere_points
-from sdf.errors import InputError
+from sdfrecon.datasets.pointcloud import make_point_cloud
+from sdfrecon.datasets.readers import ReadOptions, read_point_cloud, supported_extensions
+from sdfrecon.datasets.synthetic import sphere_points
+from sdfrecon.base.errors import InputError
 from tests.helpers import write_ply
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from datasets.normalize import Normalization
-from datasets.slices import (
+from sdfrecon.datasets.normalize import Normalization
+from sdfrecon.datasets.slices import (
     PlaneSlice,
     first_crossing,
     make_plane,
@@ -14,7 +14,7 @@ from datasets.slices import (
     points_inside,
     signed_area,
 )
-from sdf.errors import InputError
+from sdfrecon.base.errors import InputError
 
 
 def _square(half, center=(0.0, 0.0), ccw=True):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datasets.inputs import input_kind, read_input
-from datasets.masks import MaskOptions, read_mask_stack
-from sdf.errors import ConfigError, InputError
+from sdfrecon.datasets.inputs import input_kind, read_input
+from sdfrecon.datasets.masks import MaskOptions, read_mask_stack
+from sdfrecon.base.errors import ConfigError, InputError
 
 
 def _disc_volume(slices=6, size=32, radius=9.0):

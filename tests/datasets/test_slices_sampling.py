@@ -5,11 +5,11 @@ import pytest
 import torch
 import trimesh
 
-from datasets.normalize import Normalization
-from datasets.sampling import SAMPLERS
-from datasets.slice_sampling import SliceSamplerConfig
-from datasets.slicing import parallel_planes, slice_mesh
-from sdf.errors import ConfigError
+from sdfrecon.datasets.normalize import Normalization
+from sdfrecon.datasets.sampling import SAMPLERS
+from sdfrecon.datasets.slice_sampling import SliceSamplerConfig
+from sdfrecon.datasets.slicing import parallel_planes, slice_mesh
+from sdfrecon.base.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_group_counts_and_config_checks(sphere_slices):
 
 
 def test_needs_slices(sphere_slices):
-    from datasets.pointcloud import make_point_cloud
+    from sdfrecon.datasets.pointcloud import make_point_cloud
 
     cloud = make_point_cloud(np.random.default_rng(0).normal(size=(50, 3)))
     with pytest.raises(ConfigError, match="cross-section"):
@@ -116,10 +116,10 @@ def test_needs_slices(sphere_slices):
 
 
 def test_trainer_drives_the_refinement(sphere_slices):
-    from sdf.config import resolve_config
-    from sdf.losses import LossSet
-    from sdf.reconstruct import build_field_seeded
-    from sdf.training import Trainer
+    from sdfrecon.pipeline.config import resolve_config
+    from sdfrecon.sdf.losses import LossSet
+    from sdfrecon.pipeline.reconstruct import build_field_seeded
+    from sdfrecon.sdf.training import Trainer
 
     slices, _ = sphere_slices
     cfg = resolve_config("slices", [{"train": {"iterations": 8, "checkpoint_every": 0},

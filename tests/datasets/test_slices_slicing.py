@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import trimesh
 
-from datasets.csl import read_csl
-from datasets.slices import signed_area
-from datasets.slicing import cut_plane, parallel_planes, random_planes, slice_mesh
-from sdf.cli import main
-from sdf.errors import InputError
+from sdfrecon.datasets.csl import read_csl
+from sdfrecon.datasets.slices import signed_area
+from sdfrecon.datasets.slicing import cut_plane, parallel_planes, random_planes, slice_mesh
+from sdfrecon.cli import main
+from sdfrecon.base.errors import InputError
 
 
 def test_sphere_cut_by_parallel_planes():
@@ -36,7 +36,7 @@ def test_hole_is_found_and_oriented(tmp_path):
 
 
 def main_write(tmp_path, slices):
-    from datasets.csl import write_csl
+    from sdfrecon.datasets.csl import write_csl
 
     return write_csl(slices, tmp_path / "ring.csl")
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.pointcloud import make_point_cloud
-from datasets.sampling import SurfaceSamplerConfig, build_surface_sampler, exterior_pool
-from datasets.synthetic import sphere_points
-from sdf.errors import InputError
+from sdfrecon.datasets.pointcloud import make_point_cloud
+from sdfrecon.datasets.sampling import SurfaceSamplerConfig, build_surface_sampler, exterior_pool
+from sdfrecon.datasets.synthetic import sphere_points
+from sdfrecon.base.errors import InputError
 
 
 def _sampler(cfg: SurfaceSamplerConfig, with_normals: bool = True, seed: int = 0):

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import trimesh
 
-from datasets.benchmarks import ScanOptions, read_suite
-from evaluation.benchmark import BenchmarkRun, run_benchmark
-from evaluation.methods import CLASSICAL, NeuralMethod, get_method, get_methods
-from evaluation.metrics import MetricOptions
-from evaluation.report import read_rows
-from sdf.cli import main
-from sdf.errors import ConfigError
+from sdfrecon.datasets.benchmarks import ScanOptions, read_suite
+from sdfrecon.evaluation.benchmark import BenchmarkRun, run_benchmark
+from sdfrecon.evaluation.methods import METHODS, NeuralMethod, get_method, get_methods
+from sdfrecon.evaluation.metrics import MetricOptions
+from sdfrecon.evaluation.report import read_rows
+from sdfrecon.cli import main
+from sdfrecon.base.errors import ConfigError
 
 QUICK = ["--iterations", "30", "--resolution", "32", "--device", "cpu", "--quiet",
          "--samples", "3000", "--iou-samples", "20000", "--scan-points", "2000",
@@ -34,7 +34,7 @@ def _hull(cloud):
     return trimesh.convex.convex_hull(cloud.points)
 
 
-def test_default_and_poisson_on_a_tiny_suite_then_resume_skips_everything(suite, tmp_path, monkeypatch, capsys):
+def test_default_and_poisson_on_a_tiny_suite_then_resume_skips_everything(suite, tmp_path, monkeypatch, capsys, swap_component):
     out = tmp_path / "results"
     assert main(["benchmark", "--suite", str(suite), "--methods", "default,poisson", "-o", str(out), *QUICK]) == 0
     assert "4/4 pairs finished" in capsys.readouterr().out
@@ -57,13 +57,13 @@ def test_default_and_poisson_on_a_tiny_suite_then_resume_skips_everything(suite,
         raise AssertionError("a finished pair was run again")
 
     monkeypatch.setattr(NeuralMethod, "run", must_not_run)
-    monkeypatch.setitem(CLASSICAL, "poisson", must_not_run)
+    swap_component(METHODS, "poisson", must_not_run)
     assert main(["benchmark", "--suite", str(suite), "--methods", "default,poisson", "-o", str(out), *QUICK]) == 0
     assert (out / "results.csv").read_text() == before
     assert stamps == {p: p.stat().st_mtime_ns for p in (out / "meshes").rglob("*.ply")}
 
 
-def test_a_failing_pair_is_recorded_the_run_goes_on_and_it_is_retried(suite, tmp_path, monkeypatch):
+def test_a_failing_pair_is_recorded_the_run_goes_on_and_it_is_retried(suite, tmp_path, monkeypatch, swap_component):
     calls = []
 
     def hull(cloud):
@@ -74,8 +74,8 @@ def test_a_failing_pair_is_recorded_the_run_goes_on_and_it_is_retried(suite, tmp
         calls.append("broken")
         raise RuntimeError("boom |x|")
 
-    monkeypatch.setitem(CLASSICAL, "hull", hull)
-    monkeypatch.setitem(CLASSICAL, "broken", broken)
+    swap_component(METHODS, "hull", hull)
+    swap_component(METHODS, "broken", broken)
     shapes = read_suite(suite, options=ScanOptions(points=1000))
     run = BenchmarkRun(shapes, get_methods(["broken", "hull"]), MetricOptions(samples=2000, iou_samples=5000))
     out = tmp_path / "results"
@@ -100,8 +100,8 @@ def test_a_failing_pair_is_recorded_the_run_goes_on_and_it_is_retried(suite, tmp
     assert calls == ["broken", "hull", "broken", "hull"]
 
 
-def test_an_interrupted_pair_stops_the_benchmark_and_a_rerun_resumes(suite, tmp_path, monkeypatch):
-    from sdf.errors import TrainingInterrupted
+def test_an_interrupted_pair_stops_the_benchmark_and_a_rerun_resumes(suite, tmp_path, monkeypatch, swap_component):
+    from sdfrecon.base.errors import TrainingInterrupted
 
     calls = []
 
@@ -113,8 +113,8 @@ def test_an_interrupted_pair_stops_the_benchmark_and_a_rerun_resumes(suite, tmp_
         calls.append("stop")
         raise TrainingInterrupted(3, None)
 
-    monkeypatch.setitem(CLASSICAL, "hull", hull)
-    monkeypatch.setitem(CLASSICAL, "stop", interrupted)
+    swap_component(METHODS, "hull", hull)
+    swap_component(METHODS, "stop", interrupted)
     shapes = read_suite(suite, options=ScanOptions(points=1000))
     out = tmp_path / "results"
     with pytest.raises(TrainingInterrupted):
@@ -138,19 +138,19 @@ def test_unknown_method_lists_valid_ones_and_writes_nothing(suite, tmp_path, cap
     assert get_method("default").kind == "neural" and get_method("poisson").kind == "classical"
 
 
-def test_contact_sheet_is_called_when_available_and_refused_cleanly_when_not(suite, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(CLASSICAL, "hull", _hull)
+def test_contact_sheet_is_called_when_available_and_refused_cleanly_when_not(suite, tmp_path, monkeypatch, capsys, swap_component):
+    swap_component(METHODS, "hull", _hull)
     args = ["benchmark", "--suite", str(suite), "--methods", "hull", "--quiet", "--samples", "1000",
             "--iou-samples", "1000", "--scan-points", "500", "--contact-sheet"]
-    monkeypatch.setitem(sys.modules, "viewer", types.ModuleType("viewer"))
-    monkeypatch.setitem(sys.modules, "viewer.contact_sheet", None)  # makes the import fail
+    monkeypatch.setitem(sys.modules, "sdfrecon.viewer", types.ModuleType("sdfrecon.viewer"))
+    monkeypatch.setitem(sys.modules, "sdfrecon.viewer.contact_sheet", None)  # makes the import fail
     assert main(args + ["-o", str(tmp_path / "a")]) == 2
-    assert "viewer.contact_sheet is not available" in capsys.readouterr().err
+    assert "sdfrecon.viewer.contact_sheet is not available" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
     seen = {}
-    fake = types.ModuleType("viewer")
+    fake = types.ModuleType("sdfrecon.viewer")
     fake.contact_sheet = lambda mesh_paths, out_png: seen.update(paths=mesh_paths, png=out_png)
-    monkeypatch.setitem(sys.modules, "viewer", fake)
+    monkeypatch.setitem(sys.modules, "sdfrecon.viewer", fake)
     assert main(args + ["-o", str(tmp_path / "b")]) == 0
     assert seen["png"] == tmp_path / "b" / "contact_sheet.png"
     assert seen["paths"] == {(s, "hull"): tmp_path / "b" / "meshes" / s / "hull.ply" for s in ("box", "sphere")}

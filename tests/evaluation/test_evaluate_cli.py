@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from datasets.synthetic import sphere_points
-from sdf.cli import main
+from sdfrecon.datasets.synthetic import sphere_points
+from sdfrecon.cli import main
 
 FAST = ["--samples", "20000", "--iou-samples", "50000"]
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import trimesh
 
-from datasets.synthetic import sphere_points
-from evaluation.iou import iou_at_points, volumetric_iou
-from evaluation.metrics import MetricOptions, compare_point_sets, is_closed, scan_distances
-from evaluation.scoring import evaluate
-from sdf.errors import ConfigError
+from sdfrecon.datasets.synthetic import sphere_points
+from sdfrecon.evaluation.iou import iou_at_points, volumetric_iou
+from sdfrecon.evaluation.metrics import MetricOptions, compare_point_sets, is_closed, scan_distances
+from sdfrecon.evaluation.scoring import evaluate
+from sdfrecon.base.errors import ConfigError
 
 R1, R2 = 1.0, 1.5
 GAP = R2 - R1
@@ -116,7 +116,7 @@ def test_open_reconstruction_has_no_iou_and_empty_one_is_an_error():
     assert not is_closed(open_mesh) and is_closed(gt)
     ev = evaluate(open_mesh, gt_mesh=gt, options=MetricOptions(samples=2000, iou_samples=1000))
     assert math.isnan(ev.iou) and ev.iou_note == "reconstruction not watertight"
-    from sdf.errors import InputError
+    from sdfrecon.base.errors import InputError
     with pytest.raises(InputError, match="empty mesh"):
         evaluate(trimesh.Trimesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=int)), gt_mesh=gt)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from evaluation.metrics import compare_point_sets, distance_to_surface
+from sdfrecon.evaluation.metrics import compare_point_sets, distance_to_surface
 
 
 def test_distance_to_surface_exact_on_sphere():

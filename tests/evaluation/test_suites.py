@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import trimesh
 
-from datasets.benchmarks import ScanOptions, detect_layout, read_ground_truth, read_mesh, read_suite
-from datasets.synthetic import sphere_points
-from evaluation.metrics import distance_to_surface
-from evaluation.scoring import evaluate
-from evaluation.metrics import MetricOptions
-from sdf.errors import ConfigError, InputError
+from sdfrecon.datasets.benchmarks import ScanOptions, detect_layout, read_ground_truth, read_mesh, read_suite
+from sdfrecon.datasets.synthetic import sphere_points
+from sdfrecon.evaluation.metrics import distance_to_surface
+from sdfrecon.evaluation.scoring import evaluate
+from sdfrecon.evaluation.metrics import MetricOptions
+from sdfrecon.base.errors import ConfigError, InputError
 from tests.conftest import shared_data
 from tests.helpers import write_ply
 

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.synthetic import sphere_sdf, torus_sdf
-from meshing import Grid, MeshConfig, evaluate_grid, extract_mesh, marching_cubes
-from meshing.cleanup import remove_small_components
-from sdf.errors import NoSurfaceError
+from sdfrecon.datasets.synthetic import sphere_sdf, torus_sdf
+from sdfrecon.meshing import Grid, MeshConfig, evaluate_grid, extract_mesh, marching_cubes
+from sdfrecon.meshing.cleanup import remove_small_components
+from sdfrecon.base.errors import NoSurfaceError
 
 
 def _torch_field(fn):
@@ -80,7 +80,7 @@ def test_torus_genus_preserved():
 
 
 def test_chunk_size_explicit_and_automatic(monkeypatch):
-    from meshing import memory
+    from sdfrecon.meshing import memory
 
     field = lambda x: x.norm(dim=1) - 0.5  # noqa: E731
     assert memory.chunk_size(field, "cpu", 1234) == 1234
@@ -94,7 +94,7 @@ def test_chunk_size_explicit_and_automatic(monkeypatch):
 
 
 def test_peak_memory_reports_the_host():
-    from meshing.memory import peak_memory_mb
+    from sdfrecon.meshing.memory import peak_memory_mb
 
     peaks = peak_memory_mb("cpu")
     assert set(peaks) == {"host"} and peaks["host"] > 10  # a Python process with torch is > 10 MB

@@ -5,13 +5,13 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from datasets.synthetic import sphere_sdf, torus_sdf
-from meshing import MeshConfig, evaluate_grid, extract_mesh, marching_cubes
-from meshing.blocks import marching_cubes_band
-from meshing.narrowband import evaluate_narrow_band, levels_for, nested_grid, node_signs
-from sdf.config import resolve_config
-from sdf.errors import NoSurfaceError
-from sdf.reconstruct import build_field_seeded
+from sdfrecon.datasets.synthetic import sphere_sdf, torus_sdf
+from sdfrecon.meshing import MeshConfig, evaluate_grid, extract_mesh, marching_cubes
+from sdfrecon.meshing.blocks import marching_cubes_band
+from sdfrecon.meshing.narrowband import evaluate_narrow_band, levels_for, nested_grid, node_signs
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.base.errors import NoSurfaceError
+from sdfrecon.pipeline.reconstruct import build_field_seeded
 
 
 def _torch(fn):

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from sdf.analytic_gradient import field_with_gradient, supports_analytic_gradient
-from sdf.config import resolve_config
-from sdf.reconstruct import build_field_seeded
+from sdfrecon.sdf.analytic_gradient import field_with_gradient, supports_analytic_gradient
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.pipeline.reconstruct import build_field_seeded
 
 FIELDS = {
     "plain": {"encoding": {"name": "none"}, "network": {"name": "mlp", "hidden_dim": 32, "num_layers": 3,

@@ -1,10 +1,10 @@
 import pytest
 
-from sdf.config import available_presets, preset_mapping, resolve_config
-from sdf.configtools import parse_override
-from sdf.errors import ConfigError
-from sdf.losses import EikonalTermConfig
-from sdf.schedules import Schedule
+from sdfrecon.pipeline.config import available_presets, preset_mapping, resolve_config
+from sdfrecon.base.configtools import parse_override
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.sdf.losses import EikonalTermConfig
+from sdfrecon.sdf.schedules import Schedule
 
 
 def test_defaults_resolve_and_presets_validate():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from sdf.config import resolve_config
-from sdf.errors import ConfigError
-from sdf.hashgrid import PRIMES, HashGridConfig, TorchHashGrid, build_hashgrid, level_layout, tcnn_available
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.sdf.hashgrid import PRIMES, HashGridConfig, TorchHashGrid, build_hashgrid, level_layout, tcnn_available
 
 
 def grid_cfg(**kw) -> HashGridConfig:

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.sampling import SampleBatch
-from sdf.config import resolve_config
-from sdf.field_probe import FieldProbe
-from sdf.losses import LossSet
+from sdfrecon.datasets.sampling import SampleBatch
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.sdf.field_probe import FieldProbe
+from sdfrecon.sdf.losses import LossSet
 
 
 class SphereSDF(torch.nn.Module):

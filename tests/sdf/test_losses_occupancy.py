@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from datasets.sampling import SampleBatch
-from sdf.config import resolve_config
-from sdf.errors import ConfigError
-from sdf.field_probe import FieldProbe
-from sdf.losses import LossSet
+from sdfrecon.datasets.sampling import SampleBatch
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.sdf.field_probe import FieldProbe
+from sdfrecon.sdf.losses import LossSet
 
 
 class TwoHeads(torch.nn.Module):

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from sdf.config import resolve_config
-from sdf.reconstruct import build_field_seeded
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.pipeline.reconstruct import build_field_seeded
 
 
 @pytest.mark.parametrize("encoding", [{"name": "none"}, {"name": "fourier", "num_frequencies": 4}])
@@ -32,7 +32,7 @@ def test_same_seed_same_weights():
 
 
 def test_fourier_encoding_shape_and_identity_prefix():
-    from sdf.encodings import FourierEncoding
+    from sdfrecon.sdf.encodings import FourierEncoding
 
     enc = FourierEncoding(3)
     x = torch.randn(7, 3)

@@ -1,8 +1,8 @@
 import pytest
 
-from sdf.config import resolve_config
-from sdf.errors import ConfigError
-from sdf.schedules import Schedule, is_always_zero, weight_at
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.sdf.schedules import Schedule, is_always_zero, weight_at
 
 
 def test_piecewise_linear_values():

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from datasets.sampling import SampleBatch
-from sdf.config import resolve_config
-from sdf.field_probe import FieldProbe
-from sdf.losses import LossSet
-from sdf.reconstruct import build_field_seeded
+from sdfrecon.datasets.sampling import SampleBatch
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.sdf.field_probe import FieldProbe
+from sdfrecon.sdf.losses import LossSet
+from sdfrecon.pipeline.reconstruct import build_field_seeded
 
 
 class Field(torch.nn.Module):

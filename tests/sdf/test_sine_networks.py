@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from sdf.config import resolve_config
-from sdf.errors import ConfigError
-from sdf.reconstruct import build_field_seeded
-from sdf.sine_networks import QuadraticLayer
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.pipeline.reconstruct import build_field_seeded
+from sdfrecon.sdf.sine_networks import QuadraticLayer
 
 
 def _field(network):

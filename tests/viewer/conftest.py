@@ -52,11 +52,11 @@ def field_checkpoint(tmp_path: Path) -> Path:
     """
     import torch
 
-    from datasets.normalize import Normalization
-    from sdf.checkpoint import save_checkpoint
-    from sdf.config import resolve_config
-    from sdf.configtools import to_dict
-    from sdf.fields import build_field
+    from sdfrecon.datasets.normalize import Normalization
+    from sdfrecon.base.checkpoint import save_checkpoint
+    from sdfrecon.pipeline.config import resolve_config
+    from sdfrecon.base.configtools import to_dict
+    from sdfrecon.sdf.fields import build_field
 
     torch.manual_seed(0)
     cfg = resolve_config("default", [{"device": "cpu"}])

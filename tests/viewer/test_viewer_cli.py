@@ -7,7 +7,7 @@ import pytest
 from conftest import foreground, sphere_mesh
 from PIL import Image
 
-from sdf.cli import main
+from sdfrecon.cli import main
 
 SIZE = ["--width", "160", "--height", "120", "--supersample", "1"]
 

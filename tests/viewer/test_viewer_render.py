@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from conftest import RADIUS, H, W, foreground, sphere_mesh, sphere_sdf
 
-from viewer.annotate import BAR_PANEL_WIDTH, colorbar_rows
-from viewer.camera import preset_camera, turntable_cameras
-from viewer.colormap import colormap, map_values
-from viewer.pictures import render_pictures, scene_cameras
-from viewer.render import render_scene, render_views
-from viewer.scene import SceneOptions, build_scene
-from viewer.sdf_slice import SlicePlane, sample_slice
+from sdfrecon.viewer.annotate import BAR_PANEL_WIDTH, colorbar_rows
+from sdfrecon.viewer.camera import preset_camera, turntable_cameras
+from sdfrecon.viewer.colormap import colormap, map_values
+from sdfrecon.viewer.pictures import render_pictures, scene_cameras
+from sdfrecon.viewer.render import render_scene, render_views
+from sdfrecon.viewer.scene import SceneOptions, build_scene
+from sdfrecon.viewer.sdf_slice import SlicePlane, sample_slice
 
 
 def _focal(cam, height: int) -> float:

@@ -10,22 +10,22 @@ import numpy as np
 import pytest
 from conftest import RADIUS, sphere_mesh, sphere_sdf
 
-from viewer.colormap import map_values
-from viewer.inputs import ViewInputs, parse_slice_spec
-from viewer.interactive import KEYS, QUIT, REDRAW, RESET, SCREENSHOT, ViewerState, next_screenshot_path
-from viewer.scene import GT_RGB, SceneOptions, build_scene
-from viewer.sdf_slice import SlicePlane, sample_slice
-from sdf.errors import InputError
+from sdfrecon.viewer.colormap import map_values
+from sdfrecon.viewer.inputs import ViewInputs, parse_slice_spec
+from sdfrecon.viewer.interactive import KEYS, QUIT, REDRAW, RESET, SCREENSHOT, ViewerState, next_screenshot_path
+from sdfrecon.viewer.scene import GT_RGB, SceneOptions, build_scene
+from sdfrecon.viewer.sdf_slice import SlicePlane, sample_slice
+from sdfrecon.base.errors import InputError
 
 
 def test_viewer_imports_and_builds_its_scene_without_a_display():
-    code = ("import numpy as np, trimesh, viewer, viewer.interactive, viewer.render\n"
-            "from viewer.inputs import ViewInputs\n"
-            "from viewer.interactive import ViewerState\n"
+    code = ("import numpy as np, trimesh, sdfrecon.viewer, sdfrecon.viewer.interactive, sdfrecon.viewer.render\n"
+            "from sdfrecon.viewer.inputs import ViewInputs\n"
+            "from sdfrecon.viewer.interactive import ViewerState\n"
             "m = trimesh.creation.icosphere(2)\n"
             "f = lambda p: np.linalg.norm(p, axis=1) - 1.0\n"
             "state = ViewerState(ViewInputs(m, gt=m.copy(), errors=np.zeros(len(m.vertices)), field=f),"
-            " plane=viewer.sdf_slice.SlicePlane('z', 0.0))\n"
+            " plane=sdfrecon.viewer.sdf_slice.SlicePlane('z', 0.0))\n"
             "print(sorted(state.scene().names()))\n")
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from sdf.atomic import atomic_write
-from sdf.errors import InputError
+from sdfrecon.base.atomic import atomic_write
+from sdfrecon.base.errors import InputError
 
 FORMAT_VERSION = 1
 

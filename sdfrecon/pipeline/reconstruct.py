@@ -17,21 +17,21 @@ from typing import Any, Callable
 import torch
 import trimesh
 
-from datasets.normalize import Normalization
-from datasets.inputs import TrainingData
-from datasets.sampling import SAMPLERS
-from meshing.extract import extract_mesh
-from meshing.memory import peak_memory_mb
-from sdf import __version__
-from sdf.config import ReconConfig, config_from_dict
-from sdf.configtools import to_dict
-from sdf.device import resolve_device
-from sdf.errors import ConfigError, InputError, NoSurfaceError
-from sdf.fields import NeuralField, build_field
-from sdf.losses import LossSet
-from sdf.schedules import is_always_zero
-from sdf.snapshots import SnapshotWriter
-from sdf.training import Trainer
+from sdfrecon.datasets.normalize import Normalization
+from sdfrecon.datasets.inputs import TrainingData
+from sdfrecon.datasets.sampling import SAMPLERS
+from sdfrecon.meshing.extract import extract_mesh
+from sdfrecon.meshing.memory import peak_memory_mb
+from sdfrecon import __version__
+from sdfrecon.pipeline.config import ReconConfig, config_from_dict
+from sdfrecon.base.configtools import to_dict
+from sdfrecon.base.device import resolve_device
+from sdfrecon.base.errors import ConfigError, InputError, NoSurfaceError
+from sdfrecon.sdf.fields import NeuralField, build_field
+from sdfrecon.sdf.losses import LossSet
+from sdfrecon.sdf.schedules import is_always_zero
+from sdfrecon.pipeline.snapshots import SnapshotWriter
+from sdfrecon.sdf.training import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +87,13 @@ def reconstruct(
     data : TrainingData
         Input in world coordinates (a point cloud, or slices).
     cfg : ReconConfig
-        Resolved config (see :func:`sdf.config.resolve_config`).
+        Resolved config (see :func:`sdfrecon.pipeline.config.resolve_config`).
     checkpoint_path : Path, optional
         Where to write checkpoints during training.
     snapshot_dir : Path, optional
         Where to write meshes every ``cfg.mesh.snapshot_every`` steps.
     resume : dict, optional
-        A checkpoint (from :func:`sdf.checkpoint.load_checkpoint`) to continue.
+        A checkpoint (from :func:`sdfrecon.base.checkpoint.load_checkpoint`) to continue.
     progress : bool
         Show progress bars.
     step_callback : callable, optional

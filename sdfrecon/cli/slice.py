@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sdf.cli import add_common_options
+from sdfrecon.cli import add_common_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,9 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from datasets.csl import write_csl
-    from datasets.slicing import AXES, load_mesh, parallel_planes, random_planes, slice_mesh
-    from sdf.errors import ConfigError, OutputExistsError
+    from sdfrecon.datasets.csl import write_csl
+    from sdfrecon.datasets.slicing import AXES, load_mesh, parallel_planes, random_planes, slice_mesh
+    from sdfrecon.base.errors import ConfigError, OutputExistsError
 
     if args.output.suffix.lower() != ".csl":
         raise ConfigError(f"-o {args.output}: the output must be a .csl file")

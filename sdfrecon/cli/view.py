@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sdf.cli import add_common_options
+from sdfrecon.cli import add_common_options
 
 VIEWS = ("front", "back", "side", "left", "top", "bottom", "iso")
 """Camera presets (kept in step with viewer.camera.VIEWS, which is not imported here to keep --help light)."""
@@ -67,8 +67,8 @@ def add_scene_options(p: argparse.ArgumentParser, *, interactive: bool) -> None:
 
 def check_scene_options(args: argparse.Namespace) -> None:
     """Option combinations that cannot work, as one-line errors (before anything is read)."""
-    from sdf.errors import InputError
-    from viewer.inputs import parse_slice_spec
+    from sdfrecon.base.errors import InputError
+    from sdfrecon.viewer.inputs import parse_slice_spec
 
     args.plane = parse_slice_spec(args.slice) if args.slice is not None else None
     if args.errors is not None and args.heatmap:
@@ -84,8 +84,8 @@ def check_scene_options(args: argparse.Namespace) -> None:
 
 
 def load_scene_inputs(args: argparse.Namespace, *, field: str):
-    """Read the files the options name (see :func:`viewer.inputs.load_view_inputs`)."""
-    from viewer.inputs import load_view_inputs
+    """Read the files the options name (see :func:`sdfrecon.viewer.inputs.load_view_inputs`)."""
+    from sdfrecon.viewer.inputs import load_view_inputs
 
     return load_view_inputs(args.mesh, points=args.points, gt=args.gt, errors=args.errors, heatmap=args.heatmap,
                             checkpoint=args.checkpoint, field=field, device=args.device)
@@ -93,15 +93,15 @@ def load_scene_inputs(args: argparse.Namespace, *, field: str):
 
 def scene_options(args: argparse.Namespace, *, shading: str = "lit"):
     """SceneOptions from the options (``--gt-layout none`` is handled by the caller)."""
-    from viewer.scene import SceneOptions
+    from sdfrecon.viewer.scene import SceneOptions
 
     return SceneOptions(gt_layout="side" if args.gt_layout == "none" else args.gt_layout,
                         error_max=args.error_max, shading=shading, up=args.up, sdf_limit=args.sdf_max)
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdf.errors import InputError
-    from viewer.interactive import ViewerState, run_window
+    from sdfrecon.base.errors import InputError
+    from sdfrecon.viewer.interactive import ViewerState, run_window
 
     if args.width < 64 or args.height < 64:
         raise InputError(f"window size must be at least 64x64, got {args.width}x{args.height}")

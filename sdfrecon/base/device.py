@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sdf.errors import ConfigError
+from sdfrecon.base.errors import ConfigError
 
 
 def resolve_device(name: str) -> torch.device:

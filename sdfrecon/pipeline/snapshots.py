@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datasets.normalize import Normalization
-from meshing.extract import MeshConfig, extract_mesh
-from meshing.io import write_mesh
-from sdf.errors import NoSurfaceError
+from sdfrecon.datasets.normalize import Normalization
+from sdfrecon.meshing.extract import MeshConfig, extract_mesh
+from sdfrecon.meshing.io import write_mesh
+from sdfrecon.base.errors import NoSurfaceError
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import argparse
 import math
 from pathlib import Path
 
-from sdf.cli import add_common_options
-from sdf.cli.view import add_scene_options, check_scene_options, load_scene_inputs, scene_options
+from sdfrecon.cli import add_common_options
+from sdfrecon.cli.view import add_scene_options, check_scene_options, load_scene_inputs, scene_options
 
 DEFAULT_SIZE = (800, 600)
 """Picture size of a single view."""
@@ -76,7 +76,7 @@ def output_paths(output: Path, *, frames: int, gif: bool) -> list[Path]:
     InputError
         Wrong extension for the kind of output.
     """
-    from sdf.errors import InputError
+    from sdfrecon.base.errors import InputError
 
     want = ".gif" if gif else ".png"
     if output.suffix.lower() != want:
@@ -89,7 +89,7 @@ def output_paths(output: Path, *, frames: int, gif: bool) -> list[Path]:
 
 def check_outputs(paths: list[Path], overwrite: bool) -> None:
     """Refuse to replace existing files without ``--overwrite``."""
-    from sdf.errors import OutputExistsError
+    from sdfrecon.base.errors import OutputExistsError
 
     if overwrite:
         return
@@ -100,7 +100,7 @@ def check_outputs(paths: list[Path], overwrite: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdf.errors import InputError
+    from sdfrecon.base.errors import InputError
 
     sources = sum(x is not None for x in (args.mesh, args.snapshots, args.benchmark))
     if sources != 1:
@@ -137,8 +137,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _mesh(args: argparse.Namespace, width: int, height: int, outputs: list[Path]) -> int:
-    from viewer.annotate import label, save_gif, save_png
-    from viewer.pictures import view_pictures
+    from sdfrecon.viewer.annotate import label, save_gif, save_png
+    from sdfrecon.viewer.pictures import view_pictures
 
     inputs = load_scene_inputs(args, field="required" if args.plane is not None else "off")
     gt_drawn = args.gt_layout != "none"
@@ -161,16 +161,16 @@ def _mesh(args: argparse.Namespace, width: int, height: int, outputs: list[Path]
 
 def _print_scales(inputs, args: argparse.Namespace) -> None:
     """The colour scales of the picture, as text (the picture has them as bars too)."""
-    from viewer.scene import ColorBar
+    from sdfrecon.viewer.scene import ColorBar
 
     if inputs.errors is not None:
-        from viewer.colormap import error_range
+        from sdfrecon.viewer.colormap import error_range
 
         lo, hi = error_range(inputs.errors, args.error_max)
         print(ColorBar("error (distance to GT)", "error", lo, hi).describe()
               + f"; max error {inputs.errors.max():.4g}, mean {inputs.errors.mean():.4g}")
     if args.plane is not None:
-        from viewer.colormap import symmetric_range
+        from sdfrecon.viewer.colormap import symmetric_range
 
         values = inputs.sdf_slice(args.plane, 256).values
         lo, hi = (-args.sdf_max, args.sdf_max) if args.sdf_max is not None else symmetric_range(values)
@@ -178,8 +178,8 @@ def _print_scales(inputs, args: argparse.Namespace) -> None:
 
 
 def _snapshots(args: argparse.Namespace, width: int, height: int) -> int:
-    from viewer.annotate import grid, save_gif, save_png
-    from viewer.pictures import snapshot_pictures
+    from sdfrecon.viewer.annotate import grid, save_gif, save_png
+    from sdfrecon.viewer.pictures import snapshot_pictures
 
     pictures = snapshot_pictures(args.snapshots, width=width, height=height, view=args.view, up=args.up,
                                  supersample=args.supersample, backend=args.backend)
@@ -195,7 +195,7 @@ def _snapshots(args: argparse.Namespace, width: int, height: int) -> int:
 
 
 def _contact_sheet(args: argparse.Namespace, width: int, height: int) -> int:
-    from viewer.pictures import benchmark_meshes, contact_sheet
+    from sdfrecon.viewer.pictures import benchmark_meshes, contact_sheet
 
     meshes = benchmark_meshes(args.benchmark)
     contact_sheet(meshes, args.output, cell_size=(width, height), view=args.view, up=args.up,

@@ -1,11 +1,26 @@
-"""Command-line options shared by subcommands that train (config, device, seed...)."""
+"""Command-line options shared by subcommands that train (config, device, seed...).
+
+Flags turn into config overrides in one place,
+:func:`sdfrecon.pipeline.config.config_overrides`; defaults shown in ``--help``
+come from the config dataclasses (:func:`default_of`), never from a second copy.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any
 
-from sdf.configtools import parse_override
+
+def default_of(config_cls: type, name: str) -> Any:
+    """The default of field ``name`` of dataclass ``config_cls`` (one source of truth)."""
+    for f in dataclasses.fields(config_cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                return f.default_factory()  # type: ignore[misc]
+    raise KeyError(f"{config_cls.__name__} has no field {name!r} with a default")
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -26,34 +41,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def overrides_from_args(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The config overrides the shortcut flags and ``--set`` ask for, in order."""
-    out: list[dict[str, Any]] = []
-    if args.device is not None:
-        out.append({"device": args.device})
-    if args.iterations is not None:
-        out.append({"train": {"iterations": args.iterations}})
-    if args.resolution is not None:
-        out.append({"mesh": {"resolution": args.resolution}})
-    if args.seed is not None:
-        out.append({"seed": args.seed})
-    out.extend(parse_override(text) for text in args.overrides)
-    return out
+    from sdfrecon.pipeline.config import config_overrides
 
-
-def default_preset(device_name: str | None, input_kind: str = "points") -> str:
-    """Preset used when ``--config`` is not given.
-
-    Slices get the ``slices`` preset. Point clouds get ``steik`` (the paper's
-    setting) when training will run on CUDA, else the CPU-sized ``default``.
-    """
-    import torch
-
-    from sdf.config import available_presets
-
-    presets = available_presets()
-    if input_kind == "slices" and "slices" in presets:
-        return "slices"
-    wants_cuda = device_name not in (None, "auto") and device_name.startswith("cuda")
-    on_cuda = wants_cuda or (device_name in (None, "auto") and torch.cuda.is_available())
-    if on_cuda and "steik" in presets:
-        return "steik"
-    return "default"
+    return config_overrides(device=args.device, iterations=args.iterations, resolution=args.resolution,
+                            seed=args.seed, sets=args.overrides)

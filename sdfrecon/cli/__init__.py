@@ -3,7 +3,7 @@
 Each subcommand is a module here exposing ``add_parser(subparsers)`` (which sets
 ``run`` as the parser default) and calls library functions; adding a module adds
 the subcommand. Errors the library raises on purpose
-(:class:`~sdf.errors.ReconError`) print as one line ``error: <msg>`` and exit
+(:class:`~sdfrecon.base.errors.ReconError`) print as one line ``error: <msg>`` and exit
 with status 2; ``--debug`` shows the traceback instead.
 """
 
@@ -16,15 +16,15 @@ import signal
 import sys
 from typing import Sequence
 
-from sdf import __version__
-from sdf.errors import ReconError
+from sdfrecon import __version__
+from sdfrecon.base.errors import ReconError
 
 HELP_ORDER = ("reconstruct", "evaluate", "benchmark", "view", "render", "slice", "config")
 """Subcommands listed first in ``--help``, in this order; others follow alphabetically."""
 
 
 def subcommand_modules() -> list[str]:
-    """Names of the modules under :mod:`sdf.cli` that define a subcommand (``add_parser``)."""
+    """Names of the modules under :mod:`sdfrecon.cli` that define a subcommand (``add_parser``)."""
     import pkgutil
 
     here = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_") and m.name != "options"]
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sdfrecon {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in subcommand_modules():
-        importlib.import_module(f"sdf.cli.{name}").add_parser(sub)
+        importlib.import_module(f"sdfrecon.cli.{name}").add_parser(sub)
     return parser
 
 

@@ -7,7 +7,7 @@ import io
 import math
 from pathlib import Path
 
-from sdf.cli import add_common_options
+from sdfrecon.cli import add_common_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -61,13 +61,13 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from datasets.benchmarks import read_ground_truth, read_mesh
-    from datasets.readers import read_point_cloud
-    from evaluation.metrics import MetricOptions, distance_to_surface, nearest
-    from evaluation.report import text_table
-    from evaluation.scoring import evaluate
-    from sdf.atomic import atomic_write, atomic_write_text
-    from sdf.errors import InputError, OutputExistsError
+    from sdfrecon.datasets.benchmarks import read_ground_truth, read_mesh
+    from sdfrecon.datasets.readers import read_point_cloud
+    from sdfrecon.evaluation.metrics import MetricOptions, distance_to_surface, nearest
+    from sdfrecon.evaluation.report import text_table
+    from sdfrecon.evaluation.scoring import evaluate
+    from sdfrecon.base.atomic import atomic_write, atomic_write_text
+    from sdfrecon.base.errors import InputError, OutputExistsError
 
     for out, ext in ((args.errors_out, ".npy"), (args.json, ".json")):
         if out is None:

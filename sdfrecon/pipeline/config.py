@@ -8,24 +8,21 @@ types fail with the dotted path. Presets live in ``configs/*.yaml``.
 
 from __future__ import annotations
 
-import sys
 import dataclasses
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
-from datasets.sampling import SamplerConfig, SurfaceSamplerConfig
-from meshing.extract import MeshConfig
-from sdf.configtools import deep_merge, from_dict, merge_all, to_dict
-from sdf.errors import ConfigError
-from sdf.fields import FieldConfig
-from sdf.losses import LossConfig
-from sdf.training import TrainConfig
-
-# Importing a component module registers its components with their registries.
-import sdf.components  # noqa: F401,E402  (registration side effect)
+from sdfrecon.datasets.sampling import SamplerConfig, SurfaceSamplerConfig
+from sdfrecon.meshing.extract import MeshConfig
+from sdfrecon.base.configtools import deep_merge, from_dict, merge_all, parse_override, to_dict
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.sdf.fields import FieldConfig
+from sdfrecon.sdf.losses import LossConfig
+from sdfrecon.sdf.training import TrainConfig
 
 
 @dataclass
@@ -60,12 +57,9 @@ class ReconConfig:
 
 
 def preset_dirs() -> list[Path]:
-    """Folders searched for ``<name>.yaml`` presets: the source tree's ``configs/``,
-    then the one installed under ``<prefix>/share/sdfrecon/configs``."""
-    return [
-        Path(__file__).resolve().parent.parent / "configs",
-        Path(sys.prefix) / "share" / "sdfrecon" / "configs",
-    ]
+    """Folders searched for ``<name>.yaml`` presets: the ``sdfrecon.configs`` package
+    data, wherever the package is installed (wheel, ``--user``, editable)."""
+    return [Path(str(resources.files("sdfrecon.configs")))]
 
 
 def available_presets() -> list[str]:
@@ -131,7 +125,7 @@ def resolve_config(preset: str | None = None, overrides: list[dict[str, Any]] | 
         Preset name or YAML path; None uses the dataclass defaults only.
     overrides : list of dict, optional
         Nested mappings merged in order after the preset (see
-        :func:`sdf.configtools.parse_override`).
+        :func:`sdfrecon.base.configtools.parse_override`).
 
     Returns
     -------
@@ -151,3 +145,52 @@ def config_from_dict(data: dict[str, Any]) -> ReconConfig:
 def dump_config(cfg: ReconConfig) -> str:
     """The config as YAML text a user can copy, edit and pass to ``--config``."""
     return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=False, width=100)
+
+
+def config_overrides(*, device: str | None = None, iterations: int | None = None,
+                     resolution: int | None = None, seed: int | None = None,
+                     sets: Sequence[str | dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Config overrides from the shortcut options every training command shares.
+
+    Parameters
+    ----------
+    device, iterations, resolution, seed : optional
+        ``device``, ``train.iterations``, ``mesh.resolution`` and ``seed``; None
+        keeps the preset's value.
+    sets : sequence of str or dict
+        ``key.path=value`` texts (``--set``) or already parsed mappings, applied last.
+
+    Returns
+    -------
+    list of dict
+        Nested mappings for :func:`resolve_config`, in order.
+    """
+    out: list[dict[str, Any]] = []
+    if device is not None:
+        out.append({"device": device})
+    if iterations is not None:
+        out.append({"train": {"iterations": iterations}})
+    if resolution is not None:
+        out.append({"mesh": {"resolution": resolution}})
+    if seed is not None:
+        out.append({"seed": seed})
+    out.extend(parse_override(s) if isinstance(s, str) else s for s in sets)
+    return out
+
+
+def default_preset(device_name: str | None, input_kind: str = "points") -> str:
+    """Preset used when none is named.
+
+    Slices get the ``slices`` preset. Point clouds get ``steik`` (the paper's
+    setting) when training will run on CUDA, else the CPU-sized ``default``.
+    """
+    import torch
+
+    presets = available_presets()
+    if input_kind == "slices" and "slices" in presets:
+        return "slices"
+    wants_cuda = device_name not in (None, "auto") and device_name.startswith("cuda")
+    on_cuda = wants_cuda or (device_name in (None, "auto") and torch.cuda.is_available())
+    if on_cuda and "steik" in presets:
+        return "steik"
+    return "default"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sdf.cli import add_common_options
+from sdfrecon.cli import add_common_options
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,8 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sdf.config import available_presets, dump_config, resolve_config
-    from sdf.configtools import parse_override
+    from sdfrecon.pipeline.config import available_presets, dump_config, resolve_config
+    from sdfrecon.base.configtools import parse_override
 
     if args.list:
         print("\n".join(available_presets()))

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sdf.atomic import atomic_write_text
-from sdf.errors import OutputExistsError
+from sdfrecon.base.atomic import atomic_write_text
+from sdfrecon.base.errors import OutputExistsError
 
 
 @dataclass(frozen=True)

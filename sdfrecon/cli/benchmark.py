@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sdf.cli import add_common_options
+from sdfrecon.cli import add_common_options
 
 CONTACT_SHEET = "contact_sheet.png"
 
@@ -67,7 +67,7 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def contact_sheet_function():
-    """``viewer.contact_sheet`` if this install has it.
+    """``sdfrecon.viewer.contact_sheet`` if this install has it.
 
     Raises
     ------
@@ -77,31 +77,31 @@ def contact_sheet_function():
     import importlib
     from types import ModuleType
 
-    from sdf.errors import ConfigError
+    from sdfrecon.base.errors import ConfigError
 
     try:
-        found = getattr(importlib.import_module("viewer"), "contact_sheet", None)
+        found = getattr(importlib.import_module("sdfrecon.viewer"), "contact_sheet", None)
         if found is None:
-            found = importlib.import_module("viewer.contact_sheet")
+            found = importlib.import_module("sdfrecon.viewer.contact_sheet")
     except Exception as exc:  # missing module, or a viewer that fails to import (GL stack)
-        raise ConfigError(f"--contact-sheet: viewer.contact_sheet is not available ({exc}); "
+        raise ConfigError(f"--contact-sheet: sdfrecon.viewer.contact_sheet is not available ({exc}); "
                           "run without --contact-sheet") from None
-    # viewer.contact_sheet may be the function itself (re-exported) or its module.
+    # sdfrecon.viewer.contact_sheet may be the function itself (re-exported) or its module.
     function = getattr(found, "contact_sheet", None) if isinstance(found, ModuleType) else found
     if not callable(function):
-        raise ConfigError("--contact-sheet: viewer.contact_sheet has no contact_sheet(mesh_paths, out_png)")
+        raise ConfigError("--contact-sheet: sdfrecon.viewer.contact_sheet has no contact_sheet(mesh_paths, out_png)")
     return function
 
 
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from datasets.benchmarks import ScanOptions, read_suite
-    from evaluation.benchmark import BenchmarkRun, finished_meshes, run_benchmark
-    from evaluation.methods import MethodSettings, get_methods
-    from evaluation.metrics import MetricOptions
-    from evaluation.report import STATUS_OK
-    from sdf.configtools import parse_override
+    from sdfrecon.datasets.benchmarks import ScanOptions, read_suite
+    from sdfrecon.evaluation.benchmark import BenchmarkRun, finished_meshes, run_benchmark
+    from sdfrecon.evaluation.methods import MethodSettings, get_methods
+    from sdfrecon.evaluation.metrics import MetricOptions
+    from sdfrecon.evaluation.report import STATUS_OK
+    from sdfrecon.base.configtools import parse_override
 
     # Everything is checked before the output folder is touched.
     sheet = contact_sheet_function() if args.contact_sheet else None

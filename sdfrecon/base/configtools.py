@@ -4,7 +4,7 @@ Unknown keys and wrong types fail with the dotted path of the key, so a
 misspelt option never silently falls back to a default. Components (networks,
 samplers, loss terms, ...) are dataclasses deriving from
 :class:`ComponentConfig`; their ``name`` picks the concrete dataclass through the
-component's :class:`~sdf.registry.Registry`.
+component's :class:`~sdfrecon.base.registry.Registry`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type
 
 import yaml
 
-from sdf.errors import ConfigError
-from sdf.registry import Registry
+from sdfrecon.base.errors import ConfigError
+from sdfrecon.base.registry import Registry
 
 
 @dataclass
