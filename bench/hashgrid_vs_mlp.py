@@ -1,6 +1,6 @@
 """Hash-grid preset vs the default MLP preset: seconds to equal Chamfer (issue: hash grid).
 
-Run:  .venv/bin/python bench/hashgrid_vs_mlp.py [--shapes srb_dc,...] [--budgets 150,300,600]
+Run:  .venv/bin/python -m bench.hashgrid_vs_mlp [--shapes srb_dc,...] [--budgets 150,300,600]
                                                [--presets hashgrid,occsdf]
 
 For each shape the default preset runs once (its Chamfer C and seconds T are the
@@ -19,13 +19,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from shapes import available_shapes, load_shape  # noqa: E402
+from bench.shapes import available_shapes, load_shape
 
-from sdfrecon.evaluation.metrics import compare_meshes  # noqa: E402
-from sdfrecon.pipeline.config import resolve_config  # noqa: E402
-from sdfrecon.pipeline.reconstruct import reconstruct  # noqa: E402
+from sdfrecon.evaluation.metrics import compare_meshes
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.pipeline.reconstruct import reconstruct
 
 
 def timed_chamfer(cloud, gt, preset: str, overrides: list[dict], samples: int) -> tuple[float, float]:

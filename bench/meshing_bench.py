@@ -1,6 +1,6 @@
 """Dense vs coarse-to-fine meshing of one trained field (issue: fast meshing).
 
-Run:  .venv/bin/python bench/meshing_bench.py [--checkpoint run.ckpt] [--resolutions 128,256,512]
+Run:  .venv/bin/python -m bench.meshing_bench [--checkpoint run.ckpt] [--resolutions 128,256,512]
 
 Without ``--checkpoint`` the default preset is trained once on the bundled example
 scan (examples/lord_quas.ply). Each (method, resolution) is meshed in a fresh

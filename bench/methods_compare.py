@@ -1,6 +1,6 @@
 """StEik vs DiGS vs SIREN vs IGR vs Poisson, plus StEik's eikonal-only ablation (issue: StEik).
 
-Run:  .venv/bin/python bench/methods_compare.py [--shapes srb_dc,srb_lord_quas] [--iterations 2000]
+Run:  .venv/bin/python -m bench.methods_compare [--shapes srb_dc,srb_lord_quas] [--iterations 2000]
           [--points 4096] [--resolution 256] [--device cpu] [-o DIR]
 
 Every neural method gets the same inputs, seed, iteration budget and points per
@@ -20,13 +20,12 @@ import csv
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_shared_benchmark import shared_suite  # noqa: E402
+from bench.run_shared_benchmark import shared_suite
 
-from sdfrecon.evaluation.benchmark import BenchmarkRun, run_benchmark  # noqa: E402
-from sdfrecon.evaluation.methods import MethodSettings, get_methods  # noqa: E402
-from sdfrecon.evaluation.metrics import MetricOptions  # noqa: E402
+from sdfrecon.evaluation.benchmark import BenchmarkRun, run_benchmark
+from sdfrecon.evaluation.methods import MethodSettings, get_methods
+from sdfrecon.evaluation.metrics import MetricOptions
 
 METHODS = "steik_cpu,steik_cpu_eikonal,steik,digs,siren,igr,poisson"
 

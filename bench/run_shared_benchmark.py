@@ -1,6 +1,6 @@
 """Benchmark methods on every shape with ground truth in ../shared/data.
 
-Run:  .venv/bin/python bench/run_shared_benchmark.py [--methods default,poisson] [-o DIR]
+Run:  .venv/bin/python -m bench.run_shared_benchmark [--methods default,poisson] [-o DIR]
           [--shapes srb_dc,fandisk] [--iterations N] [--resolution N] [--device cpu] [--samples N]
 
 The suite is the shape list of ``bench/shapes.py``: the two SRB scans with their
@@ -19,16 +19,15 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, when run as a script
 
-from shapes import SHARED_DATA, available_shapes  # noqa: E402
+from bench.shapes import SHARED_DATA, available_shapes
 
-from sdfrecon.datasets.benchmarks import ScanOptions, SuiteShape, mesh_shape, scan_shape  # noqa: E402
-from sdfrecon.evaluation.benchmark import BenchmarkRun, run_benchmark  # noqa: E402
-from sdfrecon.evaluation.methods import MethodSettings, get_methods  # noqa: E402
-from sdfrecon.evaluation.metrics import MetricOptions  # noqa: E402
-from sdfrecon.base.configtools import parse_override  # noqa: E402
-from sdfrecon.base.errors import ReconError  # noqa: E402
+from sdfrecon.datasets.benchmarks import ScanOptions, SuiteShape, mesh_shape, scan_shape
+from sdfrecon.evaluation.benchmark import BenchmarkRun, run_benchmark
+from sdfrecon.evaluation.methods import MethodSettings, get_methods
+from sdfrecon.evaluation.metrics import MetricOptions
+from sdfrecon.base.configtools import parse_override
+from sdfrecon.base.errors import ReconError
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "shared_benchmark"
 

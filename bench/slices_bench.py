@@ -1,6 +1,6 @@
 """Reconstruction from slices vs a classical baseline, on meshes cut into slices (issue: slices).
 
-Run:  .venv/bin/python bench/slices_bench.py [--shapes eight,fandisk] [--planes 15] [--axis z]
+Run:  .venv/bin/python -m bench.slices_bench [--shapes eight,fandisk] [--planes 15] [--axis z]
                                              [--preset slices] [--iterations N] [--resolution N]
 
 Each ground-truth mesh from ../shared/data (see bench/shapes.py) is cut by
@@ -33,20 +33,17 @@ import trimesh
 
 # Run as a script, Python puts bench/ first on the path, where a script may shadow a
 # package of the same name (a bench/meshing.py would hide meshing/): use the repository root instead.
-_BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
-sys.path.insert(0, str(_BENCH.parent))
 
-from bench.shapes import SHARED_DATA, available_shapes  # noqa: E402
+from bench.shapes import SHARED_DATA, available_shapes
 
-from sdfrecon.datasets.normalize import Normalization  # noqa: E402
-from sdfrecon.datasets.slices import SliceSet, points_inside  # noqa: E402
-from sdfrecon.datasets.slicing import AXES, parallel_planes, slice_mesh  # noqa: E402
-from sdfrecon.evaluation.iou import volumetric_iou  # noqa: E402
-from sdfrecon.evaluation.metrics import bbox_diagonal, compare_meshes  # noqa: E402
-from sdfrecon.meshing.extract import MeshConfig, extract_mesh  # noqa: E402
-from sdfrecon.pipeline.config import resolve_config  # noqa: E402
-from sdfrecon.pipeline.reconstruct import reconstruct  # noqa: E402
+from sdfrecon.datasets.normalize import Normalization
+from sdfrecon.datasets.slices import SliceSet, points_inside
+from sdfrecon.datasets.slicing import AXES, parallel_planes, slice_mesh
+from sdfrecon.evaluation.iou import volumetric_iou
+from sdfrecon.evaluation.metrics import bbox_diagonal, compare_meshes
+from sdfrecon.meshing.extract import MeshConfig, extract_mesh
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.pipeline.reconstruct import reconstruct
 
 DEFAULT_SHAPES = "eight,fandisk,fertility,kitten_sparse500,idler_riser"
 

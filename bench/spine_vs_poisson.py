@@ -1,6 +1,6 @@
 """Default CPU preset vs Open3D screened Poisson on the real shapes (issue: spine).
 
-Run:  .venv/bin/python bench/spine_vs_poisson.py [--shapes srb_dc,fandisk] [--preset default]
+Run:  .venv/bin/python -m bench.spine_vs_poisson [--shapes srb_dc,fandisk] [--preset default]
 
 Both methods get the same input cloud in the same run; Chamfer (SRB convention,
 mean of the two one-sided mean distances, world units) is computed against the
@@ -16,14 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, when run as a script
 
-from shapes import available_shapes, load_shape  # noqa: E402
+from bench.shapes import available_shapes, load_shape
 
-from sdfrecon.evaluation.baselines import poisson  # noqa: E402
-from sdfrecon.evaluation.metrics import bbox_diagonal, compare_meshes  # noqa: E402
-from sdfrecon.pipeline.config import resolve_config  # noqa: E402
-from sdfrecon.pipeline.reconstruct import reconstruct  # noqa: E402
+from sdfrecon.evaluation.baselines import poisson
+from sdfrecon.evaluation.metrics import bbox_diagonal, compare_meshes
+from sdfrecon.pipeline.config import resolve_config
+from sdfrecon.pipeline.reconstruct import reconstruct
 
 
 def main() -> None:
