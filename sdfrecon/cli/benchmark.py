@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 
 from sdfrecon.cli import add_common_options
+from sdfrecon.cli.options import add_metric_options, default_of, metric_options_from
+from sdfrecon.datasets.benchmarks import ScanOptions
+from sdfrecon.evaluation.methods import MethodSettings
 
 CONTACT_SHEET = "contact_sheet.png"
 
@@ -34,25 +37,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--device", metavar="auto|cpu|cuda", help="training device (default: the preset's)")
     g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="config override for every neural method, e.g. --set train.lr=5e-4 (repeatable)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="seed of training, synthetic scans and metric sampling (default 0)")
-    m = p.add_argument_group("metrics")
-    m.add_argument("--samples", type=int, default=100_000, metavar="N",
-                   help="points sampled on each surface (default 100000; SRB protocol: 1000000)")
-    m.add_argument("--iou-samples", type=int, default=100_000, metavar="N",
-                   help="uniform points for volumetric IoU (default 100000; 0 skips it)")
-    thr = m.add_mutually_exclusive_group()
-    thr.add_argument("--fscore-threshold", type=float, metavar="T", help="F-score threshold, world units")
-    thr.add_argument("--fscore-relative", type=float, default=0.01, metavar="R",
-                     help="F-score threshold as a fraction of the GT bbox diagonal (default 0.01)")
+    p.add_argument("--seed", type=int, default=default_of(MethodSettings, "seed"), metavar="S",
+                   help="seed of training, synthetic scans and metric sampling (default %(default)s)")
+    add_metric_options(p.add_argument_group("metrics"))
     s = p.add_argument_group("synthetic scans (meshes and shapenet layouts)")
-    s.add_argument("--scan-points", type=int, default=30_000, metavar="N",
-                   help="points per synthetic scan (default 30000)")
-    s.add_argument("--noise", type=float, default=0.0, metavar="SIGMA",
-                   help="Gaussian noise, fraction of the bbox diagonal (default 0)")
-    s.add_argument("--holes", type=int, default=0, metavar="K", help="missing regions per scan (default 0)")
-    s.add_argument("--hole-radius", type=float, default=0.05, metavar="R",
-                   help="radius of each missing region, fraction of the bbox diagonal (default 0.05)")
+    s.add_argument("--scan-points", type=int, default=default_of(ScanOptions, "points"), metavar="N",
+                   help="points per synthetic scan (default %(default)s)")
+    s.add_argument("--noise", type=float, default=default_of(ScanOptions, "noise"), metavar="SIGMA",
+                   help="Gaussian noise, fraction of the bbox diagonal (default %(default)s)")
+    s.add_argument("--holes", type=int, default=default_of(ScanOptions, "holes"), metavar="K",
+                   help="missing regions per scan (default %(default)s)")
+    s.add_argument("--hole-radius", type=float, default=default_of(ScanOptions, "hole_radius"), metavar="R",
+                   help="radius of each missing region, fraction of the bbox diagonal (default %(default)s)")
     s.add_argument("--no-normals", action="store_true", help="give synthetic scans no normals")
     p.add_argument("--contact-sheet", action="store_true",
                    help=f"when done, render the meshes side by side into OUT/{CONTACT_SHEET} (needs viewer)")
@@ -96,10 +92,9 @@ def contact_sheet_function():
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from sdfrecon.datasets.benchmarks import ScanOptions, read_suite
+    from sdfrecon.datasets.benchmarks import read_suite
     from sdfrecon.evaluation.benchmark import BenchmarkRun, finished_meshes, run_benchmark
     from sdfrecon.evaluation.methods import MethodSettings, get_methods
-    from sdfrecon.evaluation.metrics import MetricOptions
     from sdfrecon.evaluation.report import STATUS_OK
     from sdfrecon.base.configtools import parse_override
 
@@ -110,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
     methods = get_methods(_names(args.methods) or [], settings)
     scan = ScanOptions(points=args.scan_points, noise=args.noise, holes=args.holes, hole_radius=args.hole_radius,
                        normals=not args.no_normals, seed=args.seed)
-    metrics = MetricOptions(samples=args.samples, seed=args.seed, fscore_threshold=args.fscore_threshold,
-                            fscore_relative=args.fscore_relative, iou_samples=args.iou_samples)
+    metrics = metric_options_from(args)
     shapes = read_suite(args.suite, args.layout, scan, _names(args.shapes))
     layout = shapes[0].layout
     record = {"layout": layout, "neural": {k: v for k, v in asdict(settings).items()}}

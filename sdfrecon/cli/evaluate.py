@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 
 from sdfrecon.cli import add_common_options
+from sdfrecon.cli.options import add_metric_options, default_of, metric_options_from
+from sdfrecon.evaluation.metrics import MetricOptions
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,15 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("pred", type=Path, help="reconstructed mesh (.ply .obj .off .stl)")
     p.add_argument("gt", type=Path, help="ground truth: mesh, or points (.xyz .ply .npy ...)")
     p.add_argument("--scan", type=Path, help="input scan, for the one-sided scan -> reconstruction distances")
-    p.add_argument("--samples", type=int, default=100_000, metavar="N",
-                   help="points sampled on each mesh surface (default 100000; SRB protocol: 1000000)")
-    p.add_argument("--iou-samples", type=int, default=100_000, metavar="N",
-                   help="uniform points for volumetric IoU (default 100000; 0 skips IoU)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="sampling seed (default 0)")
-    thr = p.add_mutually_exclusive_group()
-    thr.add_argument("--fscore-threshold", type=float, metavar="T", help="F-score threshold in world units")
-    thr.add_argument("--fscore-relative", type=float, default=0.01, metavar="R",
-                     help="F-score threshold as a fraction of the GT bounding-box diagonal (default 0.01)")
+    add_metric_options(p)
+    p.add_argument("--seed", type=int, default=default_of(MetricOptions, "seed"), metavar="S",
+                   help="sampling seed (default %(default)s)")
     p.add_argument("--errors-out", type=Path, metavar="FILE.npy",
                    help="write float32 (V,): distance of each PRED vertex (in file order) to the GT surface")
     p.add_argument("--json", type=Path, metavar="FILE.json", help="also write the metrics as JSON")
@@ -63,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sdfrecon.datasets.benchmarks import read_ground_truth, read_mesh
     from sdfrecon.datasets.readers import read_point_cloud
-    from sdfrecon.evaluation.metrics import MetricOptions, distance_to_surface, nearest
+    from sdfrecon.evaluation.metrics import distance_to_surface, nearest
     from sdfrecon.evaluation.report import text_table
     from sdfrecon.evaluation.scoring import evaluate
     from sdfrecon.base.atomic import atomic_write, atomic_write_text
@@ -76,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"must end in {ext}", out)
         if out.exists() and not args.overwrite:
             raise OutputExistsError(f"{out}: already exists; pass --overwrite to replace it")
-    options = MetricOptions(samples=args.samples, seed=args.seed, fscore_threshold=args.fscore_threshold,
-                            fscore_relative=args.fscore_relative, iou_samples=args.iou_samples)
+    options = metric_options_from(args)
     # Keep the file's vertex order so --errors-out lines up with the mesh a viewer loads.
     pred = read_mesh(args.pred, merge=False)
     gt = read_ground_truth(args.gt)

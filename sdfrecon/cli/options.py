@@ -45,3 +45,27 @@ def overrides_from_args(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     return config_overrides(device=args.device, iterations=args.iterations, resolution=args.resolution,
                             seed=args.seed, sets=args.overrides)
+
+
+def add_metric_options(parser) -> None:
+    """``--samples``, ``--iou-samples``, ``--fscore-threshold``/``--fscore-relative`` (and
+    ``--seed`` unless the parser has one), defaults from :class:`MetricOptions`."""
+    from sdfrecon.evaluation.metrics import MetricOptions
+
+    parser.add_argument("--samples", type=int, default=default_of(MetricOptions, "samples"), metavar="N",
+                        help="points sampled on each mesh surface (default %(default)s; SRB protocol: 1000000)")
+    parser.add_argument("--iou-samples", type=int, default=default_of(MetricOptions, "iou_samples"), metavar="N",
+                        help="uniform points for volumetric IoU (default %(default)s; 0 skips IoU)")
+    thr = parser.add_mutually_exclusive_group()
+    thr.add_argument("--fscore-threshold", type=float, metavar="T", help="F-score threshold in world units")
+    thr.add_argument("--fscore-relative", type=float, default=default_of(MetricOptions, "fscore_relative"),
+                     metavar="R", help="F-score threshold as a fraction of the GT bounding-box diagonal "
+                                       "(default %(default)s)")
+
+
+def metric_options_from(args: argparse.Namespace):
+    """:class:`MetricOptions` from the flags of :func:`add_metric_options` (and ``--seed``)."""
+    from sdfrecon.evaluation.metrics import MetricOptions
+
+    return MetricOptions(samples=args.samples, seed=args.seed, fscore_threshold=args.fscore_threshold,
+                         fscore_relative=args.fscore_relative, iou_samples=args.iou_samples)
