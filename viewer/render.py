@@ -34,7 +34,7 @@ import numpy as np
 from sdfrecon.base.errors import ReconError
 from sdfrecon.viewer.backends import BACKENDS
 from sdfrecon.viewer.camera import Camera
-from sdfrecon.viewer.render_worker import HEADER
+from sdfrecon.viewer.worker_io import HEADER
 from sdfrecon.viewer.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -148,8 +148,8 @@ def render_request(request: dict, backend: str, frame_timeout: float) -> list[np
             failures.append((name, f"{exc} ({size})" if exc.timed_out else str(exc), exc.timed_out))
             if backend == "auto":
                 backend_choice.forget()
-            if k + 1 < len(order):
-                log.warning("the %s renderer failed (%s); trying the %s renderer", name, exc, order[k + 1])
+            if k + 1 < len(order):  # the final error lists every reason; this shows with --verbose
+                log.info("the %s renderer failed (%s); trying the %s renderer", name, exc, order[k + 1])
     text = "; ".join(f"{name} renderer: {why}" for name, why, _ in failures)
     hint = ""
     if all(t for _, _, t in failures):
@@ -329,10 +329,10 @@ class RenderWorker:
         except subprocess.TimeoutExpired:
             code = None
         if code is not None and code < 0:
-            how = f"was killed by signal {signal.Signals(-code).name}"
+            how = f"crashed (signal {signal.Signals(-code).name})"
         else:
             how = f"exited with status {code}"
         self._log.seek(0)
         lines = [ln.strip() for ln in self._log.read().decode(errors="replace").splitlines() if ln.strip()]
         last = f"; last output: {lines[-1][:300]}" if lines else ""
-        return f"the {self.backend} renderer {how}{last}"
+        return f"the worker process {how}{last}"

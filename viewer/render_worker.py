@@ -3,8 +3,8 @@
 Started by :class:`sdfrecon.viewer.render.RenderWorker` as
 ``python -m sdfrecon.viewer.render_worker BACKEND``, in its own process group
 (the parent kills the group: the worker and its private Xvfb). It talks over
-its standard input and output in length-prefixed pickles (:func:`send`,
-:func:`receive`); what native code prints goes to standard error, which the
+its standard input and output in length-prefixed pickles
+(:mod:`sdfrecon.viewer.worker_io`); what native code prints goes to standard error, which the
 parent keeps in a file to explain failures.
 
 Messages from the parent: ``{"op": "render", "scene": packed, "cameras": [...],
@@ -21,35 +21,12 @@ driver would: the time limits and the fallback are tested with it.
 from __future__ import annotations
 
 import os
-import pickle
-import struct
 import sys
 import time
-from typing import BinaryIO
 
-HEADER = struct.Struct(">Q")
-"""Message header: payload length in bytes."""
+from sdfrecon.viewer.worker_io import receive, send
+
 FAULT_ENV = "SDFRECON_RENDER_FAULT"
-
-
-def send(stream: BinaryIO, message: dict) -> None:
-    """Write one message (header + pickle) and flush."""
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(HEADER.pack(len(payload)))
-    stream.write(payload)
-    stream.flush()
-
-
-def receive(stream: BinaryIO) -> dict | None:
-    """Read one message; None at end of stream."""
-    header = stream.read(HEADER.size)
-    if len(header) < HEADER.size:
-        return None
-    (size,) = HEADER.unpack(header)
-    payload = stream.read(size)
-    if len(payload) < size:
-        return None
-    return pickle.loads(payload)
 
 
 def _fault(backend: str) -> None:

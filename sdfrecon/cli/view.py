@@ -100,17 +100,15 @@ def scene_options(args: argparse.Namespace, *, shading: str = "lit"):
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from sdfrecon.base.errors import InputError
-    from sdfrecon.viewer.interactive import ViewerState, run_window
 
     if args.width < 64 or args.height < 64:
         raise InputError(f"window size must be at least 64x64, got {args.width}x{args.height}")
     check_scene_options(args)
-    inputs = load_scene_inputs(args, field="required" if args.plane is not None else "optional")
-    if args.gt_layout == "none":
-        inputs.gt = None
-    state = ViewerState(inputs, scene_options(args), plane=args.plane)
     if args.check:
+        state, inputs = _viewer_state(args)
         scene = state.scene()
         print(state.help_text())
         for line in state.colorbar_lines(scene):
@@ -118,5 +116,74 @@ def run(args: argparse.Namespace) -> int:
         print(state.describe())
         print(f"scene: {', '.join(scene.names())}; bounding sphere radius {scene.radius:.4g}")
         return 0
-    run_window(state, width=args.width, height=args.height, view=args.view, title=f"sdfrecon view - {inputs.name}")
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        from sdfrecon.viewer.render import RenderError
+
+        raise RenderError("cannot open a window: no display ($DISPLAY is not set); use 'sdfrecon view --web' "
+                          "to look from a browser, or 'sdfrecon render ... -o picture.png'")
+    return run_window_process(args)
+
+
+def _viewer_state(args: argparse.Namespace):
+    from sdfrecon.viewer.interactive import ViewerState
+
+    inputs = load_scene_inputs(args, field="required" if args.plane is not None else "optional")
+    if args.gt_layout == "none":
+        inputs.gt = None
+    return ViewerState(inputs, scene_options(args), plane=args.plane), inputs
+
+
+def run_window_process(args: argparse.Namespace) -> int:
+    """Run the window in a child process and wait for it; returns its exit status.
+
+    The window's event loop is native code that Python signal handlers cannot
+    interrupt, so it runs in a child (its own process group) and this process
+    only waits, in short slices: Ctrl-C / SIGTERM here kill the child at once.
+    """
+    import os
+    import pickle
+    import signal
+    import subprocess
+    import sys
+
+    code = "import sys; from sdfrecon.cli.view import window_main; sys.exit(window_main())"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, start_new_session=True)
+    try:
+        proc.stdin.write(pickle.dumps(args))
+        proc.stdin.close()
+        while True:
+            try:
+                return proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                continue
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        raise
+
+
+def window_main() -> int:
+    """Entry of the window process (:func:`run_window_process`): options as a pickle on stdin."""
+    import pickle
+    import signal
+    import sys
+
+    from sdfrecon.base.errors import ReconError
+    from sdfrecon.cli import EXIT_INTERRUPTED
+    from sdfrecon.viewer.interactive import run_window
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    args = pickle.load(sys.stdin.buffer)
+    try:
+        state, inputs = _viewer_state(args)
+        run_window(state, width=args.width, height=args.height, view=args.view,
+                   title=f"sdfrecon view - {inputs.name}")
+    except ReconError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
     return 0
