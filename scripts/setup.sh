@@ -12,8 +12,11 @@ VENV=${SDFRECON_VENV:-.venv}
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-# 1. System libraries (Open3D: libusb, GL/EGL, OpenMP; headless rendering: Vulkan + Mesa's lavapipe).
+# 1. System libraries (Open3D: libusb, GL/EGL, OpenMP; headless rendering: Vulkan + Mesa's lavapipe);
+#    the fast headless renderer (Open3D's legacy visualizer on a private Xvfb); and what the viewer
+#    tests drive: xdotool (keys to the window under Xvfb), chromium (web viewer and report.html).
 APT_PACKAGES="libusb-1.0-0 libgl1 libegl1 libgomp1 libvulkan1 mesa-vulkan-drivers"
+APT_PACKAGES="$APT_PACKAGES xvfb xdotool chromium"
 if command -v dpkg >/dev/null 2>&1; then
   missing=""
   for pkg in $APT_PACKAGES; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
