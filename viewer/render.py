@@ -166,9 +166,36 @@ _WORKERS: dict[str, "RenderWorker"] = {}
 def worker_for(backend: str) -> "RenderWorker":
     """The running worker of ``backend``, started if needed (raises WorkerFailed)."""
     worker = _WORKERS.get(backend)
+    if worker is not None and not worker.ready:
+        try:
+            worker.wait_ready()
+        except WorkerFailed:
+            _WORKERS.pop(backend, None)
+            raise
     if worker is None or not worker.alive():
         _WORKERS[backend] = worker = RenderWorker(backend)
     return worker
+
+
+def prestart(backend: str = "auto") -> None:
+    """Start the worker that ``backend`` will use now, without waiting for it.
+
+    Its start (Python, Open3D, Xvfb: seconds) then overlaps with whatever the
+    caller does before the first picture (reading meshes, computing errors).
+    With ``auto`` only a remembered choice is started (a probe waits for the
+    first picture). Failures are left for the first picture to report.
+    """
+    from sdfrecon.viewer import backend_choice
+    from sdfrecon.viewer.backends import backend_problem
+
+    if backend == "auto":
+        entry = backend_choice.remembered()
+        backend = entry["backend"] if entry else ""
+    if backend in BACKENDS and backend not in _WORKERS and backend_problem(backend) is None:
+        try:
+            _WORKERS[backend] = RenderWorker(backend, wait=False)
+        except OSError as exc:
+            log.info("could not prestart the %s renderer: %s", backend, exc)
 
 
 def close_worker(backend: str) -> None:
@@ -192,6 +219,8 @@ class RenderWorker:
     backend : str
     start_timeout : float
         Seconds to wait for the worker's ``ready``.
+    wait : bool
+        Wait for ``ready`` now; else :meth:`wait_ready` does it later.
 
     Raises
     ------
@@ -199,21 +228,34 @@ class RenderWorker:
         The worker did not start (the message says why).
     """
 
-    def __init__(self, backend: str, start_timeout: float = START_TIMEOUT):
+    def __init__(self, backend: str, start_timeout: float = START_TIMEOUT, *, wait: bool = True):
         self.backend = backend
+        self.start_timeout = start_timeout
+        self.ready = False
+        self.display = ""
         self._log = tempfile.TemporaryFile()
         self._buffer = bytearray()
+        self._started = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "sdfrecon.viewer.render_worker", backend],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
                                      start_new_session=True)  # own group: killing it takes Xvfb along
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait for the worker's ``ready`` (the start limit counts from the start)."""
+        if self.ready:
+            return
+        left = max(self.start_timeout - (time.monotonic() - self._started), POLL)
         try:
-            message = self._receive(start_timeout, f"starting the {backend} renderer")
+            message = self._receive(left, f"starting the {self.backend} renderer")
         except BaseException:
             self.kill()
             raise
         if "error" in message:
             self.kill()
             raise WorkerFailed(message["error"])
+        self.ready = True
         self.display = message.get("display", "")
 
     @property
@@ -246,7 +288,7 @@ class RenderWorker:
 
     def close(self) -> None:
         """Ask the worker to quit, kill it if it does not within a second."""
-        if self.alive():
+        if self.alive() and self.ready:
             try:
                 self._send({"op": "quit"}, 1.0)
                 self.proc.wait(timeout=1.0)

@@ -138,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--points, --gt, --errors, --heatmap, --checkpoint and --slice apply to MESH only")
     outputs = output_paths(args.output, frames=args.turntable, gif=args.gif)
     check_outputs(outputs, args.overwrite)
+    from sdfrecon.viewer.render import prestart
+
+    prestart(args.backend)  # the renderer starts while the inputs load
 
     if args.benchmark is not None:
         return _contact_sheet(args, width, height)
