@@ -2,7 +2,7 @@
 # Set up a working environment in ./.venv (idempotent; fast when nothing changed):
 #  1. the system libraries Open3D needs to import and to render headless (Debian/Ubuntu, as root);
 #  2. a virtual environment with PyTorch: the CPU build, unless an NVIDIA GPU is visible;
-#  3. this project (editable) with its test dependencies.
+#  3. this project (editable) with its test dependencies and the web viewer (viser).
 # Environment: PYTHON (interpreter, default python3), SDFRECON_VENV (default .venv),
 #              TORCH_SPEC (pip requirement for torch, overrides the automatic choice).
 set -euo pipefail
@@ -54,6 +54,6 @@ fi
 stamp="$VENV/.sdfrecon-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "installing sdfrecon and its dependencies"
-  $PIP install -e ".[test]"
+  $PIP install -e ".[test,web]"
   touch "$stamp"
 fi

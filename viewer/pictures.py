@@ -223,6 +223,18 @@ def contact_sheet(mesh_paths: Mapping[tuple[str, str], str | Path], out_png: str
     Path
         ``out_png``.
     """
+    shapes, methods, rows = sheet_cells(mesh_paths, cell_size=cell_size, view=view, up=up, methods=methods,
+                                        shapes=shapes, supersample=supersample, backend=backend,
+                                        frame_timeout=frame_timeout)
+    return save_png(grid(rows, row_labels=shapes, col_labels=methods, cell_size=cell_size), out_png)
+
+
+def sheet_cells(mesh_paths: Mapping[tuple[str, str], str | Path], *, cell_size: tuple[int, int] = (240, 240),
+                view: str = "iso", up: str = "y", methods: Sequence[str] | None = None,
+                shapes: Sequence[str] | None = None, supersample: int = 1, backend: str = "auto",
+                frame_timeout: float | None = None) -> tuple[list[str], list[str], list[list[np.ndarray | None]]]:
+    """The pictures of :func:`contact_sheet` before they are laid out: ``(shapes, methods, rows)``,
+    ``rows[i][j]`` the (H, W, 3) picture of shape i by method j, or None where there is no mesh."""
     from sdfrecon.base.errors import InputError
     from sdfrecon.viewer.loading import load_mesh
 
@@ -256,7 +268,7 @@ def contact_sheet(mesh_paths: Mapping[tuple[str, str], str | Path], out_png: str
             row.append(render_views(scene, [camera], width, height, supersample=supersample, backend=backend,
                                     frame_timeout=frame_timeout)[0])
         rows.append(row)
-    return save_png(grid(rows, row_labels=shapes, col_labels=methods, cell_size=cell_size), out_png)
+    return shapes, methods, rows
 
 
 def _unreadable_cell(width: int, height: int) -> np.ndarray:
