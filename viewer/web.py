@@ -127,7 +127,7 @@ class WebViewer:
 
     def _replace(self, key: str, handle) -> None:
         old = self._handles.pop(key, None)
-        if old is not None:
+        if old is not None and (handle is None or old.name != handle.name):  # same name: viser replaced it
             old.remove()
         if handle is not None:
             self._handles[key] = handle

@@ -26,6 +26,9 @@ from sdfrecon.viewer.camera import preset_camera
 from sdfrecon.viewer.render import RenderError, RenderTimeout, render_scene
 from sdfrecon.viewer.scene import build_scene
 
+STOP_SECONDS = 10.0
+"""How soon a signalled command must be gone (about 1 s on a quiet machine; 5 s was seen with 30 runnable
+processes on 2 cores, most of it the interpreter's own shutdown)."""
 SDFRECON = [sys.executable, "-c", "import sys; from sdfrecon.cli import main; sys.exit(main())"]
 
 
@@ -164,7 +167,7 @@ def test_render_cli_stops_at_once_on_sigterm_while_native_code_runs(tmp_path, sp
     proc.send_signal(signal.SIGTERM)
     start = time.monotonic()
     _, err = proc.communicate(timeout=30)
-    assert time.monotonic() - start < 5.0
+    assert time.monotonic() - start < STOP_SECONDS
     assert proc.returncode == 130 and err.strip() == "error: interrupted"
     assert not out.exists() and not list(tmp_path.glob("*.png"))
     time.sleep(0.3)
@@ -188,7 +191,7 @@ def test_benchmark_stops_at_once_on_sigterm_during_its_contact_sheet(tmp_path):
     proc.send_signal(signal.SIGTERM)
     start = time.monotonic()
     _, err = proc.communicate(timeout=30)
-    assert time.monotonic() - start < 5.0
+    assert time.monotonic() - start < STOP_SECONDS
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "error: interrupted"
     assert (out / "results.csv").exists() and not (out / "contact_sheet.png").exists()
