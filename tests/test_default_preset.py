@@ -36,3 +36,18 @@ def test_default_without_normals(shape, noise):
     assert result.mesh.is_watertight and len(result.mesh.split(only_watertight=False)) == 1
     if shape == "torus":
         assert result.mesh.euler_number == 0  # the hole stays open
+
+
+@pytest.mark.slow
+def test_default_with_normals_of_random_sign_is_not_misled():
+    # A cloud exported with PCA normals (no orientation): trusting their signs would
+    # turn half the surface inside out. The default uses their directions only.
+    points, normals = torus_points(POINTS, seed=0)
+    flips = np.random.default_rng(2).choice([-1.0, 1.0], size=(POINTS, 1))
+    cfg = resolve_config("default", [{"device": "cpu", "train": {"checkpoint_every": 0}}])
+    result = reconstruct(make_point_cloud(points, normals * flips), cfg, progress=False)
+    assert "inconsistent" in result.record["input"]["normals_used"]
+    truth, _ = torus_points(50_000, seed=9)
+    diagonal = float(np.linalg.norm(points.max(0) - points.min(0)))
+    assert chamfer_to_analytic(result.mesh, torus_sdf, truth) < 0.01 * diagonal
+    assert result.mesh.is_watertight and result.mesh.euler_number == 0
