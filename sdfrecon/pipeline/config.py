@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import yaml
 
@@ -31,6 +31,10 @@ class DataConfig:
 
     mesh_samples: int = 100_000
     """Surface samples drawn when the input file is a mesh."""
+    normalize: Literal["bbox", "centroid"] = "bbox"
+    """Unit frame: ``bbox`` centres the bounding box and scales its longest half side to 1;
+    ``centroid`` subtracts the mean point and divides by the largest absolute coordinate
+    (the official StEik/DiGS scripts; see ``configs/steik_paper.yaml``)."""
 
     def validate(self, path: str) -> None:
         if self.mesh_samples < 10:
