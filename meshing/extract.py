@@ -104,7 +104,9 @@ def extract_mesh(
     if cfg.grid == "steik":
         from sdfrecon.meshing.steik_grid import steik_mesh
 
-        mesh, grid, queries = steik_mesh(field, np.asarray(lo), np.asarray(hi), samples=cfg.resolution,
+        # The reference box is the min/max of float32 points, its arithmetic float64 (NumPy 1.19).
+        box = [np.asarray(b, dtype=np.float32).astype(np.float64) for b in (lo, hi)]
+        mesh, grid, queries = steik_mesh(field, box[0], box[1], samples=cfg.resolution,
                                          eps=cfg.padding, level=cfg.level, device=device, chunk_points=chunk)
         return MeshResult(mesh=remove_small_components(mesh, cfg.min_component_fraction), grid=grid, queries=queries)
     pad = np.full(3, cfg.padding)

@@ -37,7 +37,7 @@ def steik_axes(lo: np.ndarray, hi: np.ndarray, samples: int, eps: float) -> list
     Parameters
     ----------
     lo, hi : (3,) ndarray
-        Bounding box of the input, unit frame.
+        Bounding box of the input, unit frame (float32 or float64; kept).
     samples : int
         Samples along the shortest side (the reference scripts use 512).
     eps : float
@@ -48,8 +48,9 @@ def steik_axes(lo: np.ndarray, hi: np.ndarray, samples: int, eps: float) -> list
     list of 3 float64 ndarrays
         The sample positions per axis (lengths differ).
     """
-    lo = np.asarray(lo, dtype=np.float64)
-    hi = np.asarray(hi, dtype=np.float64)
+    # The arithmetic keeps the dtype of lo/hi, as the reference does (its box is float32; NumPy
+    # >= 2 then computes the axes in float32, the NumPy 1.19 it pins in float64).
+    lo, hi = np.asarray(lo), np.asarray(hi)
     shortest = int(np.argmin(hi - lo))
     axes: list[np.ndarray] = [np.empty(0)] * 3
     axes[shortest] = np.linspace(lo[shortest] - eps, hi[shortest] + eps, samples)
@@ -105,7 +106,7 @@ def steik_mesh(field: FieldFn, lo: np.ndarray, hi: np.ndarray, *, samples: int, 
     """
     from skimage.measure import marching_cubes as skimage_marching_cubes
 
-    axes = steik_axes(lo, hi, samples, eps)
+    axes = [np.asarray(a, dtype=np.float64) for a in steik_axes(lo, hi, samples, eps)]
     values = evaluate_axes(field, axes, device=device, chunk_points=chunk_points)
     finite = values[np.isfinite(values)]
     if finite.size != values.size:
