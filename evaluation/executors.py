@@ -163,6 +163,8 @@ def _local_worker(task: PairTask, conn, threads: int, gpu: str | None, parent: i
         message = ("error", f"{type(exc).__name__}: {' '.join(str(exc).split())}")
     try:
         conn.send(message)
+    except OSError:
+        pass  # the benchmark process is gone (killed): nobody to tell
     finally:
         conn.close()
 

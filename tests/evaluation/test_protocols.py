@@ -126,3 +126,40 @@ def test_the_official_grid_evaluates_float16_nodes_and_the_paper_preset_uses_it(
             cfg.mesh.min_component_fraction) == ("centroid", "steik", 512, 0.1, 0.0)
     steik = resolve_config("steik")
     assert cfg.field == steik.field and cfg.loss == steik.loss and cfg.train == steik.train
+
+
+@pytest.mark.slow
+def test_a_neural_pair_under_the_shapenet_protocol_uses_the_official_frame_grid_and_its_network(tmp_path):
+    from sdfrecon.cli import main
+    from sdfrecon.evaluation.report import read_rows
+
+    out = tmp_path / "out"
+    assert main(["benchmark", "--suite", str(DATA / "shapenet"), "--methods", "default", "--protocol", "shapenet",
+                 "--executor", "inline", "--iterations", "20", "--resolution", "24", "--device", "cpu",
+                 "--quiet", "-o", str(out)]) == 0
+    (row,) = read_rows(out / "results.csv")
+    assert row["status"] == "ok", row["error"]
+    assert row["iou_note"] == "" and 0 < float(row["iou"]) <= 1  # the trained network, not the mesh
+    import json
+
+    record = json.loads((out / "meshes" / "chair_m1" / "default.json").read_text())
+    assert record["config"]["data"]["normalize"] == "centroid" and record["config"]["mesh"]["grid"] == "steik"
+    assert min(record["mesh"]["grid"]) == 24  # 24 samples along the shortest side
+    assert record["normalization"]["scale"] == OFFICIAL_SCALE
+
+
+def test_protocols_refuse_other_layouts_and_other_sample_counts(tmp_path, capsys):
+    import trimesh
+
+    from sdfrecon.cli import main
+
+    suite = tmp_path / "meshes"
+    suite.mkdir()
+    trimesh.creation.icosphere(subdivisions=1).export(suite / "s.ply")
+    assert main(["benchmark", "--suite", str(suite), "--methods", "poisson", "--protocol", "srb",
+                 "-o", str(tmp_path / "o")]) == 2
+    assert "--protocol srb: applies to srb suites, this suite is meshes" in capsys.readouterr().err
+    assert main(["benchmark", "--suite", str(DATA / "srb"), "--methods", "poisson", "--protocol", "srb",
+                 "--samples", "1000", "-o", str(tmp_path / "o")]) == 2
+    assert "the srb protocol fixes 1000000 samples" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
