@@ -71,6 +71,29 @@ def describe_exit(exitcode: int | None) -> str:
     return f"exit status {exitcode}"
 
 
+def check_picklable(tasks: Sequence[PairTask], executor: str) -> None:
+    """Refuse, before anything runs, tasks a worker process cannot receive (a method or shape
+    loader defined as a lambda or a closure); one task per method and the first shape suffice.
+
+    Raises
+    ------
+    ConfigError
+    """
+    import pickle
+
+    seen: set[str] = set()
+    for task in tasks:
+        if task.method.name in seen:
+            continue
+        seen.add(task.method.name)
+        try:
+            pickle.dumps(task)
+        except Exception as exc:
+            raise ConfigError(f"--executor {executor}: method {task.method.name!r} or shape {task.shape.name!r} "
+                              f"cannot be sent to a worker process ({type(exc).__name__}: {exc}); define it at "
+                              "module level, or use --executor inline") from None
+
+
 def worker_threads(workers: int, cpus: int | None = None) -> int:
     """Torch threads per worker so ``workers`` workers share the CPUs without oversubscribing."""
     return max(1, (cpus or os.cpu_count() or 1) // max(1, workers))
@@ -225,6 +248,7 @@ class LocalExecutor:
     def run(self, tasks: Sequence[PairTask], report: Report) -> None:
         from multiprocessing.connection import wait
 
+        check_picklable(tasks, self.name)
         ctx = _context()
         pending = deque(tasks)
         running: dict[object, _Running] = {}

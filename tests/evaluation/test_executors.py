@@ -203,3 +203,12 @@ def test_sigterm_stops_the_benchmark_and_its_workers_and_a_rerun_resumes(suite, 
             os.kill(pid, 0)
     rows = read_rows(out / "results.csv")
     assert rows == []  # the interrupted pairs have no row: a rerun runs them
+
+
+def test_a_method_a_worker_cannot_receive_is_refused_before_anything_runs(suite, tmp_path, swap_component):
+    from sdfrecon.base.errors import ConfigError
+
+    swap_component(METHODS, "closure", lambda cloud: hull(cloud))
+    with pytest.raises(ConfigError, match="'closure' or shape 'box' cannot be sent to a worker process"):
+        _run(suite, tmp_path / "out", LocalExecutor(), methods=("closure",))
+    assert not (tmp_path / "out" / "meshes").exists()
