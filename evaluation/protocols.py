@@ -86,7 +86,8 @@ PROTOCOLS: dict[str, Protocol] = {
 
 OFFICIAL_MESHING: dict[str, Any] = {
     "data": {"normalize": "centroid"},
-    "mesh": {"grid": "steik", "resolution": 512, "padding": 0.1, "min_component_fraction": 0.0},
+    "mesh": {"grid": "steik", "resolution": 512, "padding": 0.1, "min_component_fraction": 0.0,
+             "refine": {"enabled": False}},
 }
 """Config overrides that normalise and mesh a neural method as the official scripts do."""
 
