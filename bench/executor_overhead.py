@@ -13,14 +13,16 @@ points each) and runs one trivial method (the convex hull of a 64-point scan, sc
 
 Prints planning time (plan a fresh folder; plan again once everything is finished: the
 resume check), wall seconds per pair, and the overhead per pair over the inline baseline
-measured in the same run, as seconds and as a ratio. With ``--workers`` > 1 a parallel
-executor also gains from parallelism, so its overhead is reported both as wall time and
-as CPU-slot time (wall x workers), the fair cost of running a pair out of process.
+measured in the same run, as wall time x slots (a parallel executor also gains from
+parallelism; wall x workers is the slot time a pair occupies) and as CPU time (this
+process and its finished children; less sensitive to other load on a shared machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import tempfile
 import time
@@ -41,6 +43,14 @@ def write_suite(folder: Path, count: int) -> None:
     for i in range(count):
         points = rng.normal(size=(8, 3)) * rng.uniform(0.5, 2.0, size=3)
         trimesh.convex.convex_hull(points).export(folder / f"shape{i:05d}.ply")
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its finished children (worker processes;
+    a local Ray instance's processes once it is shut down)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:
@@ -78,21 +88,22 @@ def main() -> None:
         results = {}
         for name, executor, slots in executors:
             out = root / name
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             rows = run_benchmark(run, out, executor=executor, progress=False)
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
             ok = sum(r["status"] == "ok" for r in rows)
             t0 = time.perf_counter()
             again = plan_benchmark(run, out)
             t_resume = time.perf_counter() - t0
-            results[name] = (wall / len(rows), slots)
-            print(f"{name:6s}: {ok}/{len(rows)} ok, {wall:.1f} s wall, {wall / len(rows):.4f} s/pair; "
-                  f"resume plan {t_resume:.2f} s ({len(again.tasks)} left)")
-        base = results["inline"][0]
-        print("\nexecutor  s/pair (wall)  overhead/pair (wall)  s/pair x slots  overhead/pair (slot time)  ratio")
-        for name, (per_pair, slots) in results.items():
-            print(f"{name:8s}  {per_pair:12.4f}  {per_pair - base:20.4f}  {per_pair * slots:14.4f}  "
-                  f"{per_pair * slots - base:25.4f}  {per_pair * slots / base:5.2f}x")
+            results[name] = (wall / len(rows), cpu / len(rows), slots)
+            print(f"{name:6s}: {ok}/{len(rows)} ok, {wall:.1f} s wall, {cpu:.1f} s CPU, "
+                  f"resume plan {t_resume:.2f} s ({len(again.tasks)} left)", flush=True)
+        base_wall, base_cpu, _ = results["inline"]
+        print(f"\nload average during the run: {os.getloadavg()[0]:.1f} (this machine has {os.cpu_count()} CPUs)")
+        print("executor  wall s/pair  wall x slots  overhead/pair (slot time)  CPU s/pair  CPU overhead/pair  CPU ratio")
+        for name, (wall, cpu, slots) in results.items():
+            print(f"{name:8s}  {wall:11.4f}  {wall * slots:12.4f}  {wall * slots - base_wall:25.4f}  {cpu:10.4f}  "
+                  f"{cpu - base_cpu:17.4f}  {cpu / base_cpu:8.2f}x")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
