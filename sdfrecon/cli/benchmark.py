@@ -181,7 +181,10 @@ def run(args: argparse.Namespace) -> int:
     if args.samples is None:
         args.samples = protocol.samples or default_of(MetricOptions, "samples")
     # A protocol's normalisation and meshing come first, so --resolution / --set still win.
-    overrides = tuple(config_overrides(args.protocol)) + tuple(parse_override(t) for t in args.overrides)
+    protocol_overrides = list(config_overrides(args.protocol))
+    if protocol_overrides and args.resolution is not None:  # --resolution beats the protocol's 512
+        protocol_overrides.append({"mesh": {"resolution": args.resolution}})
+    overrides = tuple(protocol_overrides) + tuple(parse_override(t) for t in args.overrides)
     settings = MethodSettings(iterations=args.iterations, resolution=args.resolution, device=args.device,
                               seed=args.seed, overrides=overrides)
     methods = get_methods(_names(args.methods) or [], settings)
