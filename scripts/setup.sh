@@ -64,5 +64,7 @@ stamp="$VENV/.sdfrecon-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "installing sdfrecon and its dependencies"
   $PIP install -e ".[test,web]"
+  # Ray (the benchmark's --executor ray, and its tests); optional: skipped where no wheel exists.
+  $PIP install -e ".[test,web,ray]" || say "warning: Ray could not be installed; its tests will be skipped"
   touch "$stamp"
 fi
