@@ -127,3 +127,12 @@ def test_invalid_vi3nr_configs_rejected():
         resolve_config(None, [{"field": {"network": {"name": "siren", "activation": "gaussian", "init": "geometric"}}}])
     with pytest.raises(ConfigError, match="init"):
         resolve_config(None, [{"field": {"network": {"name": "mlp", "init": "siren"}}}])
+
+
+def test_vi3nr_fills_the_primary_map_of_quadratic_layers():
+    """StEik's quadratic layers start as their linear map lin1, which VI3NR fills."""
+    points = torch.rand(512, 3, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    field = build_field_seeded(resolve_config(None, [{"field": {"network": {
+        "name": "quadratic", "hidden_dim": WIDTH, "num_layers": 4, "activation": "sine", "init": "vi3nr"}}}]))
+    ratios = np.array(preactivation_variances(field.network.layers, field, points)[:-1]) * 30.0**2
+    assert np.all(np.abs(ratios - 1) < 0.2), ratios
