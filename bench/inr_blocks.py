@@ -71,13 +71,13 @@ COLOURS = {"siren": (214, 39, 40), "siren_vi3nr": (255, 152, 150), "gauss": (31,
 def variance_table(depth: int = 10, width: int = 256, seeds: int = 8) -> str:
     """Markdown: per-layer pre-activation variance / target of random deep networks, mean over seeds."""
     x = torch.rand(1024, 3, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    cases = [("sine", "siren", {"init": "siren"}), ("gaussian", "siren", {"init": "pytorch"}),
-             ("softplus", "mlp", {}), ("relu", "mlp", {}), ("relu", "mlp", {"geometric_init": False})]
+    cases = [("sine", "siren", [{"init": "siren"}]), ("gaussian", "siren", [{"init": "pytorch"}]),
+             ("softplus", "mlp", [{}]), ("relu", "mlp", [{}, {"geometric_init": False}])]
     lines = [f"| activation | init | var / target at hidden layers 1..{depth} (mean of {seeds} nets, width {width}) |",
              "|---|---|---|"]
-    for activation, name, baseline in cases:
+    for activation, name, baselines in cases:
         net = {"name": name, "hidden_dim": width, "num_layers": depth, "activation": activation}
-        for label, extra in (("vi3nr", {"init": "vi3nr"}), (_label(name, baseline), baseline)):
+        for label, extra in [("vi3nr", {"init": "vi3nr"})] + [(_label(name, b), b) for b in baselines]:
             rows = []
             for seed in range(seeds):
                 field = build_field_seeded(resolve_config(None, [{"seed": seed, "field": {"network": {**net, **extra}}}]))
