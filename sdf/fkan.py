@@ -61,6 +61,10 @@ class FkanConfig(NetworkConfig):
     """Softplus sharpness when ``activation: softplus``."""
     vi3nr: Vi3nrOptions = field(default_factory=Vi3nrOptions)
     """Options of ``init: vi3nr``."""
+    center_output: bool = True
+    """Start the output bias at minus the mean initial output over inputs uniform in
+    [-1, 1] (ours, not the paper's): the initial field is nearly flat, and centring it
+    puts its zero level set inside the unit box, so even a short run has a surface."""
 
     def validate(self, path: str) -> None:
         if self.harmonics < 1:
@@ -137,6 +141,14 @@ class FKAN(nn.Module):
         else:
             self.activation = nn.Softplus(beta=cfg.softplus_beta)
         self._init_mlp(cfg)
+        if cfg.center_output:
+            self._center_output(in_dim)
+
+    @torch.no_grad()
+    def _center_output(self, in_dim: int) -> None:
+        # A private generator: the global one (which drew the weights) is left as it was.
+        sample = torch.rand(4096, in_dim, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        self.layers[-1].bias -= self.forward(sample).mean(dim=0)
 
     @torch.no_grad()
     def _init_mlp(self, cfg: FkanConfig) -> None:
