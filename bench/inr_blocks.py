@@ -147,7 +147,9 @@ def plot_curves(rows: list[dict], path: Path) -> None:
     """Loss curves, one log-scale panel per shape, drawn with Pillow."""
     shapes = list(dict.fromkeys(r["shape"] for r in rows))
     w, h, pad = 420, 320, 48
-    img = Image.new("RGB", (w * len(shapes), h + 70), "white")
+    per_row = max(1, w * len(shapes) // 140)  # legend entries per line, so none is clipped
+    legend_rows = math.ceil(len(COLOURS) / per_row)
+    img = Image.new("RGB", (w * len(shapes), h + 20 + 24 * legend_rows), "white")
     draw = ImageDraw.Draw(img)
     for col, shape in enumerate(shapes):
         mine = [r for r in rows if r["shape"] == shape and r["curve"]]
@@ -173,7 +175,7 @@ def plot_curves(rows: list[dict], path: Path) -> None:
             if len(pts) > 1:
                 draw.line(pts, fill=COLOURS.get(r["method"], (0, 0, 0)), width=2)
     for i, (method, colour) in enumerate(COLOURS.items()):
-        x, y = 12 + (i % 6) * 150, h + 20
+        x, y = 12 + (i % per_row) * 140, h + 8 + (i // per_row) * 24
         draw.line([x, y + 6, x + 24, y + 6], fill=colour, width=3)
         draw.text((x + 30, y), method, fill=(0, 0, 0))
     buf = io.BytesIO()
