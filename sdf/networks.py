@@ -16,6 +16,7 @@ from torch import nn
 from sdfrecon.base.configtools import ComponentConfig
 from sdfrecon.base.errors import ConfigError
 from sdfrecon.base.registry import Registry
+from sdfrecon.sdf.vi3nr import Vi3nrOptions, Vi3nrPlan, vi3nr_fill_
 
 NETWORKS: Registry = Registry("network", providers="sdfrecon.sdf")
 
@@ -44,9 +45,15 @@ class GeometricMLPConfig(NetworkConfig):
     skip_layers: list[int] = field(default_factory=list)
     """Hidden layers whose input is concatenated with the encoded input (IGR: [4] of 8)."""
     geometric_init: bool = True
-    """Start as the SDF of a sphere of radius ``init_radius``."""
+    """Start as the SDF of a sphere of radius ``init_radius`` (false: PyTorch's default
+    draw); used when ``init`` is ``geometric``."""
     init_radius: float = 0.6
     """Radius of the initial sphere, unit frame."""
+    init: Literal["geometric", "vi3nr"] = "geometric"
+    """``geometric``: as ``geometric_init`` says; ``vi3nr``: variance-informed
+    (:mod:`sdfrecon.sdf.vi3nr`; for ReLU it is He's init with the bias in the budget)."""
+    vi3nr: Vi3nrOptions = field(default_factory=Vi3nrOptions)
+    """Options of ``init: vi3nr``."""
 
     def validate(self, path: str) -> None:
         if self.hidden_dim < 1 or self.num_layers < 1:
@@ -85,8 +92,21 @@ class GeometricMLP(nn.Module):
             self.activation: nn.Module = nn.Softplus(beta=cfg.softplus_beta)
         else:
             self.activation = nn.ReLU()
-        if cfg.geometric_init:
+        if cfg.init == "vi3nr":
+            self._vi3nr_init(cfg.vi3nr, in_dim, h)
+        elif cfg.geometric_init:
             self._geometric_init(cfg.init_radius)
+
+    def _vi3nr_init(self, options: Vi3nrOptions, in_dim: int, hidden: int) -> None:
+        plan = Vi3nrPlan.for_activation(self.activation, options)
+        for i, layer in enumerate(self.layers):
+            if i == 0:
+                total = plan.first_layer_sum(in_dim)
+            elif i in self.skip_layers:  # cat([h, inputs]) / sqrt(2)
+                total = (plan.hidden_sum(hidden) + plan.first_layer_sum(in_dim)) / 2.0
+            else:
+                total = plan.hidden_sum(layer.weight.shape[1])
+            vi3nr_fill_(layer.weight, layer.bias, input_second_moment_sum=total, sigma_p=plan.sigma_p)
 
     @torch.no_grad()
     def _geometric_init(self, radius: float) -> None:

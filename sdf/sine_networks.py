@@ -6,6 +6,9 @@ layer but the last, initialised by one of the schemes in :mod:`sdfrecon.sdf.sine
 ``mfgi`` the raw output goes through :func:`sdfrecon.sdf.sine_init.sphere_output`, so the
 field starts as a sphere SDF.
 
+``init: vi3nr`` (any activation, including the Gaussian ``exp(-z^2 / (2 s^2))``) and
+``init: pytorch`` (``nn.Linear``'s own draw) are in :mod:`sdfrecon.sdf.vi3nr`.
+
 StEik's quadratic layer (Yang et al. 2023) is
 ``y = (W1 x + b1) * (W2 x + b2) + W3 (x * x) + b3`` with W2, W3 ~ N(0, 1e-5),
 b2 = 1, b3 = 0, so it starts as the linear map ``W1 x + b1`` -- every scheme
@@ -15,7 +18,7 @@ initialises ``W1, b1`` exactly as it would a plain linear layer.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -23,7 +26,9 @@ from torch import nn
 
 from sdfrecon.sdf import sine_init
 from sdfrecon.base.errors import ConfigError
+from sdfrecon.sdf.activations import Gaussian, Sine
 from sdfrecon.sdf.networks import NETWORKS, NetworkConfig
+from sdfrecon.sdf.vi3nr import Vi3nrOptions, Vi3nrPlan, vi3nr_fill_
 
 
 @dataclass
@@ -34,10 +39,13 @@ class SineFamilyConfig(NetworkConfig):
     """Width of every hidden layer."""
     num_layers: int = 5
     """Hidden layers (StEik's scripts: 5; DiGS' 'SIREN 4x256': 5 = first + 4)."""
-    activation: Literal["sine", "softplus", "relu"] = "sine"
-    """``sine`` is sin(30 z); softplus uses ``softplus_beta``."""
-    init: Literal["siren", "geometric_sine", "mfgi", "geometric"] = "mfgi"
-    """Initialisation scheme; ``geometric`` (SAL) is for softplus/relu."""
+    activation: Literal["sine", "softplus", "relu", "gaussian"] = "sine"
+    """``sine`` is sin(30 z); softplus uses ``softplus_beta``; ``gaussian`` is
+    exp(-z^2 / (2 gaussian_width^2))."""
+    init: Literal["siren", "geometric_sine", "mfgi", "geometric", "vi3nr", "pytorch"] = "mfgi"
+    """Initialisation scheme; ``geometric`` (SAL) is for softplus/relu; ``vi3nr``
+    (variance-informed, options under ``vi3nr``) and ``pytorch`` (nn.Linear's default)
+    suit every activation."""
     sphere_radius: float = 1.6
     """``geometric_sine``/``mfgi`` output map radius (StEik/DiGS: 1.6)."""
     sphere_scaling: float = 0.1
@@ -50,6 +58,10 @@ class SineFamilyConfig(NetworkConfig):
     """Softplus sharpness when ``activation: softplus``."""
     init_radius: float = 0.6
     """Initial sphere radius of the ``geometric`` (SAL) scheme, unit frame."""
+    gaussian_width: float = 0.05
+    """``s`` of the Gaussian activation, in pre-activation units (VI3NR's experiments: 0.05)."""
+    vi3nr: Vi3nrOptions = field(default_factory=Vi3nrOptions)
+    """Options of ``init: vi3nr``."""
 
     def validate(self, path: str) -> None:
         if self.hidden_dim < 4:
@@ -61,6 +73,10 @@ class SineFamilyConfig(NetworkConfig):
                               f"{self.activation!r}")
         if self.init == "geometric" and self.activation == "sine":
             raise ConfigError(f"{path}.init: 'geometric' is for softplus/relu; use mfgi or geometric_sine")
+        if self.init == "geometric" and self.activation == "gaussian":
+            raise ConfigError(f"{path}.init: 'geometric' is for softplus/relu; use vi3nr or pytorch")
+        if not self.gaussian_width > 0:
+            raise ConfigError(f"{path}.gaussian_width: must be > 0, got {self.gaussian_width}")
         if not 0 < self.mfgi_low_portion < 1:
             raise ConfigError(f"{path}.mfgi_low_portion: must lie in (0, 1)")
 
@@ -77,13 +93,6 @@ class QuadraticNetConfig(SineFamilyConfig):
     """StEik's network of quadratic layers."""
 
     name: str = "quadratic"
-
-
-class Sine(nn.Module):
-    """``sin(omega * z)``."""
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sin(sine_init.OMEGA * z)
 
 
 class QuadraticLayer(nn.Module):
@@ -135,10 +144,12 @@ class LayerStack(nn.Module):
             self.activation: nn.Module = Sine()
         elif cfg.activation == "softplus":
             self.activation = nn.Softplus(beta=cfg.softplus_beta)
+        elif cfg.activation == "gaussian":
+            self.activation = Gaussian(cfg.gaussian_width)
         else:
             self.activation = nn.ReLU()
         self.sphere = (cfg.sphere_radius, cfg.sphere_scaling) if cfg.init in ("geometric_sine", "mfgi") else None
-        initialise(self.layers, cfg)
+        initialise(self.layers, cfg, self.activation)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         last = len(self.layers) - 1
@@ -153,10 +164,22 @@ class LayerStack(nn.Module):
         return h
 
 
-def initialise(layers: nn.ModuleList, cfg: SineFamilyConfig) -> None:
-    """Fill each layer's ``primary`` map according to ``cfg.init``."""
+def initialise(layers: nn.ModuleList, cfg: SineFamilyConfig, activation: nn.Module | None = None) -> None:
+    """Fill each layer's ``primary`` map according to ``cfg.init`` (``activation``
+    is needed by ``vi3nr`` only)."""
     maps = [layer.primary for layer in layers]
     last = len(maps) - 1
+    if cfg.init == "pytorch":
+        return  # nn.Linear drew them when it was built
+    if cfg.init == "vi3nr":
+        if activation is None:
+            raise ValueError("init 'vi3nr' needs the activation")
+        plan = Vi3nrPlan.for_activation(activation, cfg.vi3nr)
+        for i, lin in enumerate(maps):
+            fan_in = lin.weight.shape[1]
+            total = plan.first_layer_sum(fan_in) if i == 0 else plan.hidden_sum(fan_in)
+            vi3nr_fill_(lin.weight, lin.bias, input_second_moment_sum=total, sigma_p=plan.sigma_p)
+        return
     for i, lin in enumerate(maps):
         w, b = lin.weight, lin.bias
         if cfg.init == "siren":
