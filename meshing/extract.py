@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -15,6 +15,7 @@ from sdfrecon.meshing.grid import FieldFn, Grid, evaluate_grid
 from sdfrecon.meshing.marching import marching_cubes
 from sdfrecon.meshing.memory import chunk_size
 from sdfrecon.meshing.narrowband import evaluate_narrow_band, levels_for, nested_grid
+from sdfrecon.meshing.refine import RefineConfig
 from sdfrecon.base.errors import ConfigError
 
 
@@ -45,6 +46,8 @@ class MeshConfig:
     """Write a mesh every this many training steps to OUTPUT.snapshots/ (0 = never)."""
     snapshot_resolution: int = 96
     """Grid resolution of those snapshot meshes."""
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    """Projection of the vertices onto the input points after marching cubes (point clouds)."""
 
     def validate(self, path: str) -> None:
         if self.resolution < 2:
