@@ -132,6 +132,10 @@ class SpeedConfig(ComponentConfig):
     """Base of speed configs (chosen by ``name``)."""
 
     name: str = "mean_curvature"
+    weight: float | Schedule = 1000.0
+    """Weight of the level-set residual in the loss (``loss.data`` weighs the shapes). The
+    residual is measured per unit of *network* time (the trained range maps to [0, 1]), so
+    the weight does not depend on the duration."""
     registry: ClassVar[Registry] = SPEEDS
 
 
@@ -215,6 +219,9 @@ class MorphSpeedConfig(SpeedConfig):
     ``V = -scale * (g - f) * exp(-(f / width)^2)``."""
 
     name: str = "morph"
+    weight: float | Schedule = 1.0
+    """Weight of the level-set residual: small, as in the paper (data 1e4, LSE 1e1) -- both ends
+    are fixed by data and this speed only shapes the path between them."""
     scale: float = 1.0
     """How fast ``f`` is pulled towards the target, per unit time."""
     width: float = 1.0
@@ -253,8 +260,6 @@ class EvolutionLossConfig:
     """``mean (f(x, t_k) - g_k(x))^2`` at the initial conditions' samples."""
     normal: float | Schedule = 10.0
     """``mean 1 - cos(grad f(x, t_k), grad g_k(x))`` at the same samples."""
-    level_set: float | Schedule = 1.0
-    """``mean w (f_t + V |grad f|)^2`` at the flow samples (the LSE)."""
     eikonal: float | Schedule = 0.0
     """``mean (|grad f| - 1)^2`` at the flow samples (keeps ``f`` distance-like; off by default)."""
     band: float = 0.1
@@ -271,10 +276,18 @@ class EvolutionLossConfig:
 class EvolutionLoss:
     """The evolution loss, evaluated like a :class:`~sdfrecon.sdf.losses.LossSet` by the trainer.
 
+    Terms: ``data`` and ``normal`` (see :class:`EvolutionLossConfig`), ``level_set`` =
+    ``mean w (T (f_t + V |grad f|))^2`` at the flow samples with ``T`` the time scale
+    (the residual per unit of network time) and ``w`` the band weight, and ``eikonal``.
+
     Parameters
     ----------
     cfg : EvolutionLossConfig
     speed : Speed
+    level_set_weight : float or Schedule
+        Weight of the level-set term (the speed config's ``weight``).
+    time_scale : float
+        Evolution time per unit of network time (the trained duration).
     total_steps : int
         Training length (scheduled weights).
     data_groups : sequence of str
@@ -284,16 +297,19 @@ class EvolutionLoss:
     needs_gradient = False  # the trainer's analytic-gradient path is for spatial fields
     needs_input_graph = True
 
-    def __init__(self, cfg: EvolutionLossConfig, speed: Speed, total_steps: int, data_groups: Sequence[str]):
+    def __init__(self, cfg: EvolutionLossConfig, speed: Speed, *, level_set_weight: float | Schedule,
+                 time_scale: float, total_steps: int, data_groups: Sequence[str]):
         self.cfg = cfg
         self.speed = speed
+        self.level_set_weight = level_set_weight
+        self.time_scale = float(time_scale)
         self.total_steps = total_steps
         self.data_groups = list(data_groups)
 
     def __call__(self, probe: FieldProbe, step: int) -> LossValues:
         cfg = self.cfg
-        weights = {k: weight_at(getattr(cfg, k), step, self.total_steps)
-                   for k in ("data", "normal", "level_set", "eikonal")}
+        weights = {k: weight_at(getattr(cfg, k), step, self.total_steps) for k in ("data", "normal", "eikonal")}
+        weights["level_set"] = weight_at(self.level_set_weight, step, self.total_steps)
         unweighted: dict[str, torch.Tensor] = {}
         groups = self.data_groups
         batch = probe.batch
@@ -308,7 +324,7 @@ class EvolutionLoss:
         if (weights["level_set"] or weights["eikonal"]) and probe.has(FLOW_GROUP):
             points = FlowPoints(probe, batch.labels.get(FLOW_GROUP))
             if weights["level_set"]:
-                residual = self.speed.residual(points)
+                residual = self.time_scale * self.speed.residual(points)
                 if cfg.band > 0:
                     w = torch.exp(-(points.f.detach() / cfg.band).pow(2))
                     unweighted["level_set"] = (w * residual.pow(2)).mean()

@@ -78,7 +78,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--resolution", type=int, metavar="N", help="marching-cubes resolution (mesh.resolution)")
     group.add_argument("--seed", type=int, metavar="N", help="random seed (seed)")
     group.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="override any evolution config key, e.g. --set loss.level_set=10 (repeatable)")
+                       help="override any evolution config key, e.g. --set flow.weight=100 (repeatable)")
     pictures = p.add_argument_group("time-lapse GIF")
     pictures.add_argument("--gif", action="store_true", help="write OUT.gif, one frame per time")
     pictures.add_argument("--gif-frames", type=int, metavar="N",

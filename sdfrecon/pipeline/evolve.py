@@ -277,7 +277,8 @@ def evolve(shapes: Sequence[EvolveShape], cfg: EvolveConfig, *, normalization: N
         box = _box(shapes, pools, speed, duration, cfg.margin)
     model, field_cfg = _space_time_model(shapes[0], cfg, duration, device, resume)
     sampler = SpaceTimeSampler(cfg.sampler, initial, box, (0.0, duration), speed, device=device, seed=cfg.seed)
-    losses = EvolutionLoss(cfg.loss, speed, cfg.train.iterations, [data_group(k) for k in range(len(shapes))])
+    losses = EvolutionLoss(cfg.loss, speed, level_set_weight=cfg.flow.weight, time_scale=model.time_scale,
+                           total_steps=cfg.train.iterations, data_groups=[data_group(k) for k in range(len(shapes))])
     evolution_info = {"duration": duration, "box": [box[0].tolist(), box[1].tolist()],
                       "field": to_dict(field_cfg), "time_scale": model.time_scale}
     extra = {"evolve_config": to_dict(cfg), "normalization": normalization.to_dict(), "evolution": evolution_info,

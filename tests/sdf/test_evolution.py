@@ -224,7 +224,8 @@ def test_evolution_loss_is_zero_for_the_exact_translation():
     speed = SPEEDS.build(VectorFieldSpeedConfig(field=TranslateFieldConfig(velocity=v.tolist())))
     sampler = SpaceTimeSampler(SpaceTimeSamplerConfig(data_points=128, flow_points=128), [ic],
                                (np.full(3, -1.0), np.full(3, 1.0)), (0.0, 1.0), speed, device=torch.device("cpu"))
-    loss = EvolutionLoss(EvolutionLossConfig(eikonal=1.0), speed, 10, ["data0"])
+    loss = EvolutionLoss(EvolutionLossConfig(eikonal=1.0), speed, level_set_weight=1.0, time_scale=1.0,
+                         total_steps=10, data_groups=["data0"])
     values = loss(_probe(moving, sampler.sample()), 0)
     assert set(values.unweighted) == {"data", "normal", "level_set", "eikonal"}
     assert float(values.total.detach()) < 1e-8
