@@ -67,6 +67,9 @@ class SampleBatch:
     distances : dict of str -> (n_g,) float32 Tensor
         Distance to the input surface for groups that have it, unit frame;
         signed (negative inside) when ``oriented``, else unsigned.
+    spacing : dict of str -> (n_g,) float32 Tensor
+        Input point spacing (distance to the 8th neighbour) at the input point
+        nearest to each sample, unit frame, for groups with distances.
     oriented : bool
         Whether the normals' (and distances') signs are trusted.
     """
@@ -75,6 +78,7 @@ class SampleBatch:
     normals: dict[str, torch.Tensor] = field(default_factory=dict)
     labels: dict[str, torch.Tensor] = field(default_factory=dict)
     distances: dict[str, torch.Tensor] = field(default_factory=dict)
+    spacing: dict[str, torch.Tensor] = field(default_factory=dict)
     oriented: bool = True
 
 
@@ -122,6 +126,11 @@ class SurfaceSamplerConfig(SamplerConfig):
     """Points in the ``near`` pool (the ``uniform`` pool holds half as many)."""
     splat_radius: float = 1.0
     """Radius of each input point's disc, in units of its distance to its 8th neighbour."""
+    normals_max_spacing: float = 0.0
+    """Normals of unknown sign (e.g. PCA estimates) reach the loss terms only when the
+    input's median point spacing (distance to the 8th neighbour, unit frame) is below
+    this: estimates from a sparse cloud are poor and measurably hurt (a 1,000-point
+    scan's neighbourhoods span a tenth of the shape). 0 = always."""
     orient_at: float = 0.0
     """Normals of unknown sign (estimated, or given inconsistently) are oriented by the
     field at this fraction of training: each flips to point where the field grows. The
@@ -213,6 +222,10 @@ class SurfaceSampler:
         self.normals = None if normals is None else torch.as_tensor(normals, dtype=torch.float32, device=device)
         dist, neighbours = nearest_neighbours(points, cfg.knn_k)
         sigma = np.maximum(dist[:, -1] * cfg.sigma_scale, cfg.min_sigma)
+        spacing = float(np.median(dist[:, min(8, dist.shape[1] - 1)]))
+        sparse = cfg.normals_max_spacing > 0 and spacing > cfg.normals_max_spacing
+        # Normals the loss terms see: trusted ones always, unknown-sign ones only on dense input.
+        self.train_normals = normals is not None and (oriented or not sparse)
         # For occupancy labels: the candidates for the input point nearest to a jittered sample.
         self.neighbours = (torch.as_tensor(neighbours, dtype=torch.int64, device=device)
                            if cfg.occupancy_labels else None)
@@ -242,9 +255,10 @@ class SurfaceSampler:
         self.groups = tuple(groups)
 
     def _distance_pools(self, normals: np.ndarray, rng: np.random.Generator | None = None
-                        ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """``{group: (points (P, 3), distances (P,))}`` for ``near`` and ``uniform``, on the
-        device; new pool points from ``rng``, or the current ones (new distances) without."""
+                        ) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """``{group: (points (P, 3), distances (P,), spacing (P,))}`` for ``near`` and
+        ``uniform``, on the device; new pool points from ``rng``, or the current ones (new
+        distances) without."""
         from scipy.spatial import cKDTree
 
         from sdfrecon.datasets.point_geometry import local_spacing, splat_distance
@@ -252,18 +266,20 @@ class SurfaceSampler:
         cfg = self.cfg
         points, sigma = self._geometry
         tree = cKDTree(points)
-        radius = local_spacing(points, 8, tree) * cfg.splat_radius
+        spacing = local_spacing(points, 8, tree)
+        radius = spacing * cfg.splat_radius
         if rng is not None:
             pick = rng.integers(len(points), size=cfg.pool_points)
             where = {"near": points[pick] + rng.normal(size=(cfg.pool_points, 3)) * sigma[pick, None],
                      "uniform": rng.uniform(-cfg.domain, cfg.domain, size=(cfg.pool_points // 2, 3))}
         else:
-            where = {g: pool.cpu().numpy().astype(np.float64) for g, (pool, _) in self.pools.items()}
+            where = {g: pool[0].cpu().numpy().astype(np.float64) for g, pool in self.pools.items()}
         pools = {}
         for group, at in where.items():
             distance = splat_distance(at, points, normals, radius, oriented=self.oriented, tree=tree)
-            pools[group] = (torch.as_tensor(at, dtype=torch.float32, device=self.device),
-                            torch.as_tensor(distance, dtype=torch.float32, device=self.device))
+            nearest = tree.query(at, k=1, workers=-1)[1]
+            pools[group] = tuple(torch.as_tensor(a, dtype=torch.float32, device=self.device)
+                                 for a in (at, distance, spacing[nearest]))
         return pools
 
     def observe_field(self, fraction: float, field) -> None:
@@ -290,10 +306,11 @@ class SurfaceSampler:
         return float(flip.float().mean())
 
     def _from_pool(self, batch: SampleBatch, group: str, count: int) -> None:
-        pool, distance = self.pools[group]
+        pool, distance, spacing = self.pools[group]
         pick = torch.randint(len(pool), (count,), device=self.device, generator=self.generator)
         batch.points[group] = pool[pick]
         batch.distances[group] = distance[pick]
+        batch.spacing[group] = spacing[pick]
 
     def _indices(self, count: int) -> torch.Tensor:
         return torch.randint(len(self.points), (count,), device=self.device, generator=self.generator)
@@ -302,7 +319,7 @@ class SurfaceSampler:
         cfg, gen = self.cfg, self.generator
         idx = self._indices(cfg.surface_points)
         batch = SampleBatch(points={"surface": self.points[idx]}, oriented=self.oriented)
-        if self.normals is not None:
+        if self.train_normals:
             batch.normals["surface"] = self.normals[idx]
         if cfg.uniform_points and "uniform" in self.pools:
             self._from_pool(batch, "uniform", cfg.uniform_points)

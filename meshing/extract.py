@@ -24,9 +24,13 @@ class MeshConfig:
     """How a trained field becomes a mesh."""
 
     resolution: int = 256
-    """Grid cells along the longest side of the meshing box."""
+    """Grid cells along the longest side of the meshing box (``grid: steik``: samples along the shortest side)."""
     padding: float = 0.05
     """Margin around the input's bounding box, unit frame (inputs fill [-1, 1])."""
+    grid: Literal["ours", "steik"] = "ours"
+    """``ours``: the lattice and method below, closed meshes. ``steik``: the official StEik/DiGS
+    grid (``resolution`` samples along the shortest side, ``padding`` as its margin, float16 node
+    coordinates, every node evaluated, no closing layer; :mod:`sdfrecon.meshing.steik_grid`)."""
     level: float = 0.0
     """Iso-value extracted."""
     chunk_points: int = 0
@@ -99,9 +103,17 @@ def extract_mesh(
     NoSurfaceError
         The field does not cross ``cfg.level`` inside the box.
     """
+    chunk = chunk_size(field, device, cfg.chunk_points)
+    if cfg.grid == "steik":
+        from sdfrecon.meshing.steik_grid import steik_mesh
+
+        # The reference box is the min/max of float32 points, its arithmetic float64 (NumPy 1.19).
+        box = [np.asarray(b, dtype=np.float32).astype(np.float64) for b in (lo, hi)]
+        mesh, grid, queries = steik_mesh(field, box[0], box[1], samples=cfg.resolution,
+                                         eps=cfg.padding, level=cfg.level, device=device, chunk_points=chunk)
+        return MeshResult(mesh=remove_small_components(mesh, cfg.min_component_fraction), grid=grid, queries=queries)
     pad = np.full(3, cfg.padding)
     lo, hi = np.asarray(lo) - pad, np.asarray(hi) + pad
-    chunk = chunk_size(field, device, cfg.chunk_points)
     # Both methods use the same lattice (cell counts rounded up to a multiple of 2**levels),
     # so switching method never shifts the vertices: where the field is Lipschitz-bounded
     # the two meshes are identical.

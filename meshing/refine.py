@@ -27,11 +27,15 @@ class RefineConfig:
 
     enabled: bool = False
     """Project the vertices; off keeps the marching-cubes mesh as it is."""
-    neighbours: int = 16
-    """Input points around each vertex that define its local plane."""
-    bandwidth: float = 1.0
+    neighbours: int = 32
+    """Input points around each vertex that define its local plane (the widest neighbourhood)."""
+    bandwidth: float = 0.6
     """Gaussian weight width, in units of the local point spacing (distance to the 8th
     nearest point); wider averages more noise away, narrower keeps detail."""
+    noise_bandwidth: float = 5.0
+    """Lower bound on the weight width, in units of the input's noise (the median
+    scatter of points about their local planes): noisy scans are averaged over more
+    points, clean ones keep their detail. 0 disables."""
     max_move: float = 1.0
     """Largest displacement of a vertex, in marching-cubes cells."""
     max_spacing: float = 2.0
@@ -46,8 +50,8 @@ class RefineConfig:
     def validate(self, path: str) -> None:
         if self.neighbours < 3 or self.iterations < 0:
             raise ConfigError(f"{path}: neighbours must be >= 3 and iterations >= 0")
-        if not (self.bandwidth > 0 and self.max_move >= 0 and self.max_spacing > 0):
-            raise ConfigError(f"{path}: bandwidth and max_spacing must be > 0, max_move >= 0")
+        if not (self.bandwidth > 0 and self.max_move >= 0 and self.max_spacing > 0 and self.noise_bandwidth >= 0):
+            raise ConfigError(f"{path}: bandwidth and max_spacing must be > 0, max_move and noise_bandwidth >= 0")
         if not -1.0 <= self.normal_agreement < 1.0:
             raise ConfigError(f"{path}.normal_agreement: must lie in [-1, 1), got {self.normal_agreement}")
 
@@ -72,7 +76,8 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     -------
     (trimesh.Trimesh, dict)
         The mesh with moved vertices (same faces) and statistics: ``moved`` (share
-        of vertices projected), ``mean_move`` and ``max_move`` (in cells).
+        of vertices projected), ``mean_move`` and ``max_move`` (in cells), ``noise``
+        (the input's estimated noise, in cells).
     """
     from scipy.spatial import cKDTree
 
@@ -81,6 +86,7 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     k = min(cfg.neighbours, len(points))
     tree = cKDTree(points)
     spacing = tree.query(points, k=min(9, len(points)), workers=-1)[0][:, -1]  # 8th neighbour
+    noise = noise_level(points, normals, tree) if cfg.noise_bandwidth > 0 else 0.0
     vertices = np.array(mesh.vertices, dtype=np.float64)
     vertex_normals = np.array(mesh.vertex_normals, dtype=np.float64)
     start = vertices.copy()
@@ -89,7 +95,7 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     for _ in range(cfg.iterations):
         dist, idx = tree.query(vertices, k=k, workers=-1)
         local = spacing[idx].mean(axis=1)  # the neighbourhood's spacing (one point's is noisy)
-        h = np.maximum(local * cfg.bandwidth, 1e-12)
+        h = np.maximum(np.maximum(local * cfg.bandwidth, noise * cfg.noise_bandwidth), 1e-12)
         near_normals = normals[idx]
         agree = np.einsum("nkd,nd->nk", near_normals, vertex_normals)
         near_normals = near_normals * np.where(agree < 0, -1.0, 1.0)[:, :, None]
@@ -109,5 +115,20 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     moves = np.linalg.norm(vertices - start, axis=1) / cell
     out = trimesh.Trimesh(vertices, mesh.faces, process=False)
     stats = {"moved": float(active.mean()), "mean_move": float(moves[active].mean()) if active.any() else 0.0,
-             "max_move": float(moves.max()) if len(moves) else 0.0}
+             "max_move": float(moves.max()) if len(moves) else 0.0, "noise": noise / cell}
     return out, stats
+
+
+def noise_level(points: np.ndarray, normals: np.ndarray, tree, *, samples: int = 4000, k: int = 16,
+                seed: int = 0) -> float:
+    """Median scatter of points about their neighbours' mean plane (same units as the points).
+
+    For each of ``samples`` random points, the standard deviation of its ``k`` nearest
+    points' offsets along its normal; the median over them is robust to sharp edges
+    and corners, where the local plane is a poor model.
+    """
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(points), size=min(samples, len(points)), replace=False)
+    _, idx = tree.query(points[pick], k=min(k, len(points)), workers=-1)
+    offsets = np.einsum("nkd,nd->nk", points[idx] - points[idx].mean(axis=1, keepdims=True), normals[pick])
+    return float(np.median(offsets.std(axis=1)))

@@ -161,6 +161,32 @@ def distance_term(cfg: DistanceTermConfig, probe: FieldProbe) -> torch.Tensor | 
 
 
 @dataclass
+class ClearanceTermConfig(LossTermConfig):
+    """No surface where there are no data: ``mean relu(c - |f|)`` with the clearance
+    ``c = |d| - margin * s``, the sample's distance ``d`` to the input surface less
+    ``margin`` times the local point spacing ``s`` (the sampler's ``distance_targets``).
+    Sign-agnostic, so it holds for any input; it stops membranes across gaps, under
+    tables and through handles that surface and eikonal terms alone tolerate, and
+    leaves the band near the data (where the spacing says a surface may pass) free."""
+
+    name: str = "clearance"
+    groups: list[str] = field(default_factory=lambda: ["near", "uniform"])
+    margin: float = 2.0
+    """Free band around the data, in units of the local point spacing."""
+
+
+@LOSS_TERMS.register("clearance", config_cls=ClearanceTermConfig)
+def clearance_term(cfg: ClearanceTermConfig, probe: FieldProbe) -> torch.Tensor | None:
+    groups = [g for g in cfg.groups if g in probe.batch.distances]
+    if not groups:
+        return None
+    distance = torch.cat([probe.batch.distances[g] for g in groups]).abs()
+    spacing = torch.cat([probe.batch.spacing[g] for g in groups])
+    clearance = (distance - cfg.margin * spacing).clamp_min(0.0)
+    return torch.relu(clearance - probe.sdf(groups).abs()).mean()
+
+
+@dataclass
 class DirectionalDivergenceTermConfig(LossTermConfig):
     """StEik: the second derivative of f along its own gradient direction,
     ``div = g.(H g) / (|g|^2 + 1e-5)`` with ``g = grad f``; ``mean |div|`` (l1)

@@ -107,7 +107,7 @@ def reconstruct(
     """
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
-    normalization = Normalization.fit(data.extent_points())
+    normalization = Normalization.fit_mode(data.extent_points(), cfg.data.normalize)
     if resume is not None:
         normalization = Normalization.from_dict(resume["normalization"])
     unit = data.transformed(normalization)

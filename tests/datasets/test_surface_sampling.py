@@ -105,3 +105,18 @@ def test_normals_of_unknown_sign_are_oriented_by_the_field():
     fresh = build_surface_sampler(cfg, data=cloud, device=torch.device("cpu"), seed=0)
     fresh.load_state_dict(sampler.state_dict())
     assert fresh.oriented and torch.equal(fresh.normals, sampler.normals)
+
+
+def test_unknown_sign_normals_of_a_sparse_cloud_do_not_reach_the_loss():
+    import dataclasses
+
+    cfg = SurfaceSamplerConfig(surface_points=64, normals_max_spacing=0.05)
+    for count, expected in ((400, False), (20_000, True)):
+        pts, nrm = sphere_points(count, radius=0.8, seed=1)
+        unknown = dataclasses.replace(make_point_cloud(pts, nrm), normals_oriented=False)
+        batch = build_surface_sampler(cfg, data=unknown, device=torch.device("cpu"), seed=0).sample()
+        assert ("surface" in batch.normals) == expected, count
+    # trusted normals are used however sparse the cloud
+    pts, nrm = sphere_points(400, radius=0.8, seed=1)
+    batch = build_surface_sampler(cfg, data=make_point_cloud(pts, nrm), device=torch.device("cpu"), seed=0).sample()
+    assert "surface" in batch.normals
