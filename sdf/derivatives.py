@@ -37,9 +37,14 @@ def hessian_gradient_product(grad: torch.Tensor, x: torch.Tensor, *, create_grap
 
 
 def laplacian(grad: torch.Tensor, x: torch.Tensor, *, create_graph: bool = True) -> torch.Tensor:
-    """Trace of the Hessian, ``sum_i d g_i / d x_i``, (N,); three backward passes."""
+    """Trace of the Hessian, ``sum_i d g_i / d x_i``, (N,); one backward pass per column of ``grad``.
+
+    ``grad`` (N, k) may hold the first ``k`` columns of a gradient with respect to
+    a wider input ``x`` (N, d >= k): for a space-time input ``(x, y, z, t)`` and the
+    spatial gradient (k = 3) this is the spatial Laplacian, without ``f_tt``.
+    """
     total = torch.zeros(len(x), dtype=grad.dtype, device=grad.device)
-    for i in range(x.shape[1]):
+    for i in range(grad.shape[1]):
         (gi,) = torch.autograd.grad(grad[:, i].sum(), x, create_graph=create_graph)
         total = total + gi[:, i]
     return total

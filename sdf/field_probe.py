@@ -65,6 +65,10 @@ class FieldProbe:
     def has(self, group: str) -> bool:
         return group in self._spans and self._spans[group].stop > self._spans[group].start
 
+    def rows(self, tensor: torch.Tensor, groups: Sequence[str]) -> torch.Tensor:
+        """The rows of a per-point ``tensor`` (N, ...) that belong to ``groups``, in group order."""
+        return self._rows(tensor, groups)
+
     def _rows(self, tensor: torch.Tensor, groups: Sequence[str]) -> torch.Tensor:
         parts = [tensor[self._spans[g]] for g in groups if g in self._spans]
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)

@@ -66,6 +66,8 @@ def _use_from_outside(python: Path, workdir: Path, expect_in: Path) -> None:
     probe = ("import datasets, sdfrecon, sdfrecon.datasets.readers as r, sdfrecon.pipeline.config as c\n"
              "assert hasattr(datasets, 'load_dataset'), datasets.__file__\n"
              "assert 'default' in c.available_presets()\n"
+             "import sdfrecon.pipeline.evolve_config as e\n"
+             "assert {'cpu', 'gpu'} <= set(e.available_evolve_presets())\n"
              "print(sdfrecon.__file__)\n")
     where = Path(_run([str(python), "-c", probe], cwd=workdir).stdout.strip()).resolve()
     assert where.is_relative_to(expect_in.resolve()), where
@@ -82,6 +84,7 @@ def test_wheel_holds_only_the_sdfrecon_namespace(wheel):
     tops = {n.split("/")[0] for n in names}
     assert "sdfrecon" in tops and all(t.endswith(".dist-info") for t in tops - {"sdfrecon"}), tops
     assert "sdfrecon/configs/default.yaml" in names and "sdfrecon/sdf/training.py" in names
+    assert "sdfrecon/configs/evolve/cpu.yaml" in names and "sdfrecon/configs/evolve/gpu.yaml" in names
 
 
 def test_wheel_install_beside_huggingface_datasets(fresh_env, wheel, tmp_path):
