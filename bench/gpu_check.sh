@@ -95,7 +95,7 @@ if [ "$DEVICE" = cuda ] && ! cuda_ok; then NO_CUDA="CUDA not available to torch 
 # (c) presets on the SRB scans; (d) meshing at 512^3 (first, so their numbers exist whatever follows).
 if [ -n "$NO_CUDA" ]; then skip presets "$NO_CUDA"; else
   box=$(limit "${GPU_CHECK_PRESETS_S:-230}")
-  stage presets "$box" "$PY" -m bench.gpu_check presets --device "$DEVICE" --budget-s $((box - 15)) $SMOKE_FLAG
+  stage presets "$box" "$PY" -m bench.gpu_check presets --device "$DEVICE" --budget-s $((box - 30)) $SMOKE_FLAG
 fi
 if [ -n "$NO_CUDA" ]; then skip meshing "$NO_CUDA"; else
   stage meshing "${GPU_CHECK_MESHING_S:-120}" "$PY" -m bench.gpu_check meshing --device "$DEVICE" $SMOKE_FLAG

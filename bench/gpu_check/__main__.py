@@ -16,26 +16,32 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from bench.gpu_check.stages import mark, out_dir
 
+STARTED = time.perf_counter()
+"""When this process started (before its heavy imports): stage budgets count from here."""
+
 STEIK_GPU_ITERATIONS = 2000
 """Steps of the ``steik`` preset on the GPU (the paper's 10,000 would not fit the device time;
 seconds per 1,000 steps are reported, and 10,000 steps projected from them)."""
-SMOKE_SETS = ["train.compile=false", "train.checkpoint_every=0"]
-"""Smoke runs skip ``torch.compile`` (its first call costs more than a whole smoke run on a CPU)."""
+SMOKE_SETS = ["train.compile=false", "train.checkpoint_every=0", "sampler.surface_points=2048",
+              "sampler.uniform_points=2048"]
+"""Smoke runs skip ``torch.compile`` (its first call costs more than a whole smoke run on a CPU)
+and draw few points per step."""
 
 
 def _presets(args: argparse.Namespace) -> int:
     from bench.gpu_check.presets import PresetPlan, run
 
     if args.smoke:
-        plan = PresetPlan(device=args.device, budget_s=args.budget_s, shapes=["srb_lord_quas"],
+        plan = PresetPlan(device=args.device, budget_s=args.budget_s, started=STARTED, shapes=["srb_lord_quas"],
                           iterations={p: 5 for p in ("hashgrid", "default", "steik")}, resolution=32,
                           sets=list(SMOKE_SETS), samples=5_000)
     else:
-        plan = PresetPlan(device=args.device, budget_s=args.budget_s,
+        plan = PresetPlan(device=args.device, budget_s=args.budget_s, started=STARTED,
                           iterations={"steik": args.steik_iterations})
     record = run(out_dir(), plan)
     return 0 if record["status"] in ("ok", "skipped") else 1

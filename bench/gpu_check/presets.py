@@ -36,6 +36,9 @@ class PresetPlan:
 
     device: str
     budget_s: float
+    """Seconds for the whole stage, counted from ``started``."""
+    started: float = field(default_factory=time.perf_counter)
+    """``time.perf_counter()`` when the stage's process started."""
     shapes: list[str] = field(default_factory=lambda: ["srb_lord_quas", "srb_dc"])
     presets: tuple[str, ...] = PRESETS
     iterations: dict[str, int] = field(default_factory=dict)
@@ -133,7 +136,7 @@ def run(out: Path, plan: PresetPlan) -> dict[str, Any]:
     from sdfrecon.datasets.benchmarks import read_ground_truth
     from sdfrecon.datasets.readers import read_point_cloud
 
-    t0 = time.perf_counter()
+    t0 = plan.started
     data_dir = data_folder()
     shapes = srb_shapes(plan.shapes, data_dir)
     data: dict[str, Any] = {"data": str(data_dir), "device": plan.device, "iterations_cap": plan.iterations,
