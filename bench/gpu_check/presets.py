@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -99,6 +100,23 @@ def _command(plan: PresetPlan, scan: Path, mesh: Path, preset: str) -> list[str]
     return cmd
 
 
+def _run_killable(cmd: list[str], log: Path, timeout: float) -> int | None:
+    """Run ``cmd`` in its own session, output to ``log``; its exit status, or None when it ran
+    past ``timeout`` (then its whole process group is killed: compile workers it started too,
+    which would otherwise keep a pipe open and block the wait)."""
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            return None
+
+
 def _reconstruct(plan: PresetPlan, scan: Path, folder: Path, preset: str, timeout: float,
                  gt_mesh, scan_points) -> dict[str, Any]:
     """One timed ``sdfrecon reconstruct`` process and its scores."""
@@ -106,15 +124,15 @@ def _reconstruct(plan: PresetPlan, scan: Path, folder: Path, preset: str, timeou
 
     mesh_path = folder / f"{preset}.ply"
     cmd = _command(plan, scan, mesh_path, preset)
+    log = mesh_path.with_suffix(".log")
     t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"status": "timeout", "note": f"stopped after {timeout:.0f} s", "command": " ".join(cmd[1:])}
+    returncode = _run_killable(cmd, log, timeout)
     wall = time.perf_counter() - t0
+    if returncode is None:
+        return {"status": "timeout", "note": f"stopped after {timeout:.0f} s", "command": " ".join(cmd[1:])}
     row: dict[str, Any] = {"command": " ".join(cmd[1:]), "end_to_end_s": round(wall, 2)}
-    if proc.returncode != 0:
-        return {**row, "status": "failed", "note": proc.stderr.strip()[-1500:]}
+    if returncode != 0:
+        return {**row, "status": "failed", "note": log.read_text(errors="replace").strip()[-1500:]}
     record = json.loads(mesh_path.with_suffix(".json").read_text())
     steps = int(record["train"]["steps"])
     train_s = float(record["seconds"]["train"])
