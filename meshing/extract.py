@@ -44,6 +44,10 @@ class MeshConfig:
     """Resolution of the dense coarse grid the coarse-to-fine method starts from."""
     lipschitz_safety: float = 2.0
     """Assumed bound on |grad f| when ruling cells out; larger = safer, more queries."""
+    classify_precision: Literal["float32", "float16"] = "float32"
+    """``coarse_to_fine`` only: precision of the coarse levels that decide which cells to refine
+    (``float16``: under ``torch.autocast``, a margin added); the nodes marching cubes reads are
+    always evaluated in float32. ``dense`` has no coarse levels and ignores it."""
     block_cells: int = 64
     """Cells per block side for block-wise marching cubes (bounds memory)."""
     snapshot_every: int = 0
@@ -125,7 +129,8 @@ def extract_mesh(
         queries = grid.num_nodes
     else:
         band = evaluate_narrow_band(field, grid, levels, level=cfg.level, safety=cfg.lipschitz_safety,
-                                    device=device, chunk_points=chunk)
+                                    device=device, chunk_points=chunk,
+                                    half=cfg.classify_precision == "float16")
         mesh = marching_cubes_band(band, level=cfg.level, block_cells=cfg.block_cells)
         queries = band.queries
     mesh = remove_small_components(mesh, cfg.min_component_fraction)

@@ -15,10 +15,18 @@ the same Lipschitz argument -- which is all marching cubes needs there.
 The fine grid is the one :meth:`Grid.covering` gives for the same box and
 resolution, with its cell counts rounded up to a multiple of ``2^levels`` so the
 hierarchy nests exactly.
+
+With ``half=True`` (``mesh.classify_precision: float16``) the coarse levels, which
+only decide which cells to refine, are evaluated under ``torch.autocast`` in
+float16, and their test widens by :data:`HALF_MARGIN`; every node of the fine
+level (the values marching cubes reads) is evaluated in float32, none reused from
+a half-precision level, so the mesh is the float32 one wherever the field's
+half-precision error stays below the margin.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -26,6 +34,10 @@ import numpy as np
 import torch
 
 from sdfrecon.meshing.grid import FieldFn, Grid
+
+HALF_MARGIN = 2.0**-8
+"""Added to the near-surface test of cells classified from float16 values (field units,
+about 8x float16's rounding error at |f| = 1, room for the network's own half-precision error)."""
 
 CORNERS = np.array([[(c >> 2) & 1, (c >> 1) & 1, c & 1] for c in range(8)], dtype=np.int64)
 
@@ -117,13 +129,21 @@ def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.n
     return pos_clipped, found
 
 
+def _precision(device: torch.device, half: bool):
+    """``torch.autocast`` to float16 on ``device`` when ``half``, else nothing."""
+    return torch.autocast(device_type=device.type, dtype=torch.float16) if half else contextlib.nullcontext()
+
+
 @torch.no_grad()
-def _evaluate(field: FieldFn, grid: Grid, node_ijk: np.ndarray, scale: int, device, chunk: int) -> np.ndarray:
-    """Field at level nodes ``node_ijk * scale`` of the fine grid, (M,) float32."""
+def _evaluate(field: FieldFn, grid: Grid, node_ijk: np.ndarray, scale: int, device, chunk: int,
+              half: bool = False) -> np.ndarray:
+    """Field at level nodes ``node_ijk * scale`` of the fine grid, (M,) float32
+    (computed under float16 autocast when ``half``)."""
     out = np.empty(len(node_ijk), dtype=np.float32)
-    for start in range(0, len(node_ijk), chunk):
-        idx = torch.as_tensor(node_ijk[start : start + chunk] * scale, device=device)
-        out[start : start + len(idx)] = field(grid.coordinates(idx)).float().cpu().numpy().reshape(-1)
+    with _precision(torch.device(device), half):
+        for start in range(0, len(node_ijk), chunk):
+            idx = torch.as_tensor(node_ijk[start : start + chunk] * scale, device=device)
+            out[start : start + len(idx)] = field(grid.coordinates(idx)).float().cpu().numpy().reshape(-1)
     return out
 
 
@@ -136,6 +156,7 @@ def evaluate_narrow_band(
     safety: float = 2.0,
     device: torch.device | str = "cpu",
     chunk_points: int = 262_144,
+    half: bool = False,
 ) -> NarrowBand:
     """Evaluate ``field`` coarse-to-fine on ``grid`` (from :func:`nested_grid`).
 
@@ -153,6 +174,9 @@ def evaluate_narrow_band(
         Assumed Lipschitz bound of the field (2 = twice a true SDF's).
     device, chunk_points
         Where and in what batch sizes the field runs.
+    half : bool
+        Classify the coarse levels from float16 (autocast) values; the fine level is
+        always float32 (see the module doc).
 
     Returns
     -------
@@ -171,7 +195,7 @@ def evaluate_narrow_band(
     node_shape = tuple(c + 1 for c in shape)
     node_ijk = _unflat(np.arange(np.prod(node_shape), dtype=np.int64), node_shape)
     known_nodes = np.arange(len(node_ijk), dtype=np.int64)  # flat ids at this level, sorted
-    known_values = _evaluate(field, grid, node_ijk, step, device, chunk_points)
+    known_values = _evaluate(field, grid, node_ijk, step, device, chunk_points, half=half and levels > 0)
     queries += len(known_values)
     coarse_min, coarse_max = float(known_values.min()), float(known_values.max())
     cand = np.arange(np.prod(shape), dtype=np.int64)
@@ -187,7 +211,8 @@ def evaluate_narrow_band(
             raise AssertionError("narrow band: a candidate corner was not evaluated")
         corner_values = known_values[pos].reshape(-1, 8) - level
         diag = math.sqrt(3.0) * grid.spacing * scale
-        near = np.abs(corner_values).min(axis=1) <= safety * diag
+        margin = HALF_MARGIN if half and lvl > 0 else 0.0  # level 0 is always float32
+        near = np.abs(corner_values).min(axis=1) <= safety * diag + margin
         mixed = (corner_values.min(axis=1) <= 0) & (corner_values.max(axis=1) > 0)
         # Inside cells on the grid boundary are where marching cubes caps the surface:
         # refine them too, so the cap is built from real values as on a dense grid.
@@ -212,11 +237,14 @@ def evaluate_narrow_band(
         reuse_pos, reuse_found = _lookup(known_nodes, _flat(needed_ijk[even] // 2, node_shape))
         values = np.empty(len(needed), dtype=np.float32)
         have = np.zeros(len(needed), dtype=bool)
-        even_idx = np.flatnonzero(even)
-        values[even_idx[reuse_found]] = known_values[reuse_pos[reuse_found]]
-        have[even_idx[reuse_found]] = True
+        fine_next = scale // 2 == 1
+        if not (half and fine_next):  # float16 values are never read by marching cubes
+            even_idx = np.flatnonzero(even)
+            values[even_idx[reuse_found]] = known_values[reuse_pos[reuse_found]]
+            have[even_idx[reuse_found]] = True
         todo = np.flatnonzero(~have)
-        values[todo] = _evaluate(field, grid, needed_ijk[todo], scale // 2, device, chunk_points)
+        values[todo] = _evaluate(field, grid, needed_ijk[todo], scale // 2, device, chunk_points,
+                                 half=half and not fine_next)
         queries += len(todo)
         known_nodes, known_values = needed, values
 

@@ -13,8 +13,25 @@ import torch
 # OMP_NUM_THREADS wins (on a busy 2-core machine two spinning threads run ~10x slower than one).
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or max(1, min(2, os.cpu_count() or 1)))
 
+TEST_DEVICE = os.environ.get("SDFRECON_TEST_DEVICE", "cpu")
+"""Device of the suite's training runs: ``cpu`` unless ``SDFRECON_TEST_DEVICE`` says otherwise
+(``cuda`` or ``cuda:N``; bench/gpu_check.sh sets it on a GPU machine). Unit tests that need no
+device ignore it."""
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def pytest_configure(config) -> None:
+    if TEST_DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        raise pytest.UsageError(f"SDFRECON_TEST_DEVICE={TEST_DEVICE} but CUDA is not available here "
+                                f"(torch {torch.__version__})")
+    if TEST_DEVICE.split(":")[0] not in ("cpu", "cuda"):
+        raise pytest.UsageError(f"SDFRECON_TEST_DEVICE={TEST_DEVICE!r}: use cpu, cuda or cuda:N")
+
+
+def pytest_report_header(config) -> str:
+    return f"sdfrecon training tests on: {TEST_DEVICE} (SDFRECON_TEST_DEVICE)"
 
 
 def shared_data(*parts: str) -> Path:
@@ -31,9 +48,9 @@ def rng() -> np.random.Generator:
 
 
 def quick_overrides(iterations: int = 150, resolution: int = 64) -> list[dict]:
-    """Config overrides for a few-second CPU training run on a simple shape."""
+    """Config overrides for a few-second training run on a simple shape, on :data:`TEST_DEVICE`."""
     return [{
-        "device": "cpu",
+        "device": TEST_DEVICE,
         "train": {"iterations": iterations, "checkpoint_every": 0},
         "mesh": {"resolution": resolution},
         "sampler": {"surface_points": 2048, "uniform_points": 1024, "near_points": 1024},

@@ -10,6 +10,7 @@ from sdfrecon.datasets.synthetic import box_points, box_sdf, sphere_points, sphe
 from sdfrecon.pipeline.config import resolve_config
 from sdfrecon.pipeline.reconstruct import reconstruct
 from tests.helpers import chamfer_to_analytic
+from tests.conftest import TEST_DEVICE
 
 SHAPES = {
     "sphere": (lambda n, seed: sphere_points(n, radius=1.0, seed=seed), lambda p: sphere_sdf(p, 1.0)),
@@ -28,7 +29,7 @@ def test_default_without_normals(shape, noise):
     diagonal = float(np.linalg.norm(points.max(0) - points.min(0)))
     rng = np.random.default_rng(1)
     noisy = points + rng.normal(scale=noise * diagonal, size=points.shape)
-    cfg = resolve_config("default", [{"device": "cpu", "train": {"checkpoint_every": 0}}])
+    cfg = resolve_config("default", [{"device": TEST_DEVICE, "train": {"checkpoint_every": 0}}])
     result = reconstruct(make_point_cloud(noisy), cfg, progress=False)
     truth, _ = sample(50_000, seed=9)
     cd = chamfer_to_analytic(result.mesh, sdf, truth) / diagonal
@@ -44,7 +45,7 @@ def test_default_with_normals_of_random_sign_is_not_misled():
     # turn half the surface inside out. The default uses their directions only.
     points, normals = torus_points(POINTS, seed=0)
     flips = np.random.default_rng(2).choice([-1.0, 1.0], size=(POINTS, 1))
-    cfg = resolve_config("default", [{"device": "cpu", "train": {"checkpoint_every": 0}}])
+    cfg = resolve_config("default", [{"device": TEST_DEVICE, "train": {"checkpoint_every": 0}}])
     result = reconstruct(make_point_cloud(points, normals * flips), cfg, progress=False)
     assert "inconsistent" in result.record["input"]["normals_used"]
     truth, _ = torus_points(50_000, seed=9)

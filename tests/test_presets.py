@@ -11,8 +11,9 @@ from sdfrecon.datasets.pointcloud import make_point_cloud
 from sdfrecon.datasets.slicing import parallel_planes, slice_mesh
 from sdfrecon.pipeline.config import available_presets, resolve_config
 from sdfrecon.pipeline.reconstruct import reconstruct
+from tests.conftest import TEST_DEVICE
 
-TINY = {"device": "cpu", "train": {"iterations": 2, "checkpoint_every": 0}, "mesh": {"resolution": 16}}
+TINY = {"device": TEST_DEVICE, "train": {"iterations": 2, "checkpoint_every": 0}, "mesh": {"resolution": 16}}
 
 
 def _tiny_input(kind: str):

@@ -7,7 +7,7 @@ from sdfrecon.datasets.pointcloud import make_point_cloud
 from sdfrecon.datasets.synthetic import sphere_points, sphere_sdf, torus_points, torus_sdf
 from sdfrecon.pipeline.config import resolve_config
 from sdfrecon.pipeline.reconstruct import reconstruct
-from tests.conftest import quick_overrides
+from tests.conftest import TEST_DEVICE, quick_overrides
 from tests.helpers import chamfer_to_analytic
 
 
@@ -70,7 +70,7 @@ def test_seed_determinism(sphere_run):
 def test_record_contents(sphere_run):
     _, result = sphere_run
     rec = result.record
-    assert rec["device"] == "cpu"
+    assert rec["device"] == TEST_DEVICE
     assert {"setup", "train", "mesh"} <= set(rec["seconds"])
     assert rec["train"]["steps"] == 150 and "total" in rec["train"]["final_losses"]
     assert rec["config"]["train"]["iterations"] == 150

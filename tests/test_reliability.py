@@ -23,12 +23,12 @@ from sdfrecon.cli import main
 from sdfrecon.pipeline.config import resolve_config
 from sdfrecon.base.errors import TrainingDivergedError
 from sdfrecon.pipeline.reconstruct import reconstruct
-from tests.conftest import quick_overrides
+from tests.conftest import TEST_DEVICE, quick_overrides
 from tests.helpers import write_ply
 from tests.helpers import chamfer_to_analytic
 
 REPO = Path(__file__).resolve().parent.parent
-QUICK = ["--iterations", "60", "--resolution", "40", "--device", "cpu", "--quiet",
+QUICK = ["--iterations", "60", "--resolution", "40", "--device", TEST_DEVICE, "--quiet",
          "--set", "sampler.surface_points=1024", "--set", "sampler.uniform_points=512",
          "--set", "sampler.near_points=512"]
 

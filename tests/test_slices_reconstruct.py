@@ -11,9 +11,10 @@ from sdfrecon.evaluation.metrics import bbox_diagonal, compare_meshes
 from sdfrecon.cli import main
 from sdfrecon.pipeline.config import resolve_config
 from sdfrecon.pipeline.reconstruct import reconstruct
+from tests.conftest import TEST_DEVICE
 
 SMALL = {
-    "device": "cpu",
+    "device": TEST_DEVICE,
     "field": {"encoding": {"name": "none"}, "network": {"hidden_dim": 64, "num_layers": 3}},
     "sampler": {"plane_points": 512, "band_points": 1024, "contour_points": 256, "uniform_points": 512,
                 "near_points": 256, "exterior_points": 128, "pool_size": 8192},
@@ -44,7 +45,7 @@ def test_sphere_from_five_parallel_slices(sphere):
 
 
 def _quick(extra=()):
-    return ["--device", "cpu", "--quiet", "--iterations", "20", "--resolution", "24",
+    return ["--device", TEST_DEVICE, "--quiet", "--iterations", "20", "--resolution", "24",
             "--set", "sampler.pool_size=2048", "--set", "train.checkpoint_every=0", *extra]
 
 
@@ -84,7 +85,7 @@ def test_cli_mask_options_on_a_point_cloud_are_an_error(tmp_path, capsys):
     path = tmp_path / "pts.xyz"
     np.savetxt(path, pts)
     out = tmp_path / "o.ply"
-    argv = ["reconstruct", str(path), "-o", str(out), "--spacing", "1", "1", "2", "--device", "cpu", "--quiet"]
+    argv = ["reconstruct", str(path), "-o", str(out), "--spacing", "1", "1", "2", "--device", TEST_DEVICE, "--quiet"]
     assert main(argv) == 2
     assert "apply to mask" in capsys.readouterr().err
     assert not out.exists()

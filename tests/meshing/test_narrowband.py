@@ -98,3 +98,47 @@ def test_no_surface_raises():
     grid = nested_grid(-np.ones(3), np.ones(3), 32, levels)
     with pytest.raises(NoSurfaceError, match="above 0 everywhere"):
         marching_cubes_band(evaluate_narrow_band(_torch(lambda p: sphere_sdf(p, 0.1) + 5), grid, levels))
+
+
+class HalfAwareField:
+    """An analytic field that behaves like a network under float16 autocast: there its
+    values are rounded to float16 and perturbed (by up to 1e-3, deterministically);
+    it remembers whether each call ran under autocast."""
+
+    def __init__(self, fn):
+        self.fn = _torch(fn)
+        self.calls: list[tuple[bool, int]] = []
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        half = torch.is_autocast_enabled(x.device.type)
+        self.calls.append((half, len(x)))
+        values = self.fn(x)
+        if half:
+            values = (values + 1e-3 * torch.sin(97.0 * x.sum(dim=1))).half()
+        return values
+
+
+def test_float16_classification_gives_the_float32_mesh():
+    lo, hi = -np.ones(3) * 0.9, np.ones(3) * 0.9
+    base = MeshConfig(resolution=64, coarse_resolution=8, padding=0.05, min_component_fraction=0.0)
+    reference = extract_mesh(_torch(torus_and_ball), lo, hi, base).mesh
+    dense = extract_mesh(_torch(torus_and_ball), lo, hi, MeshConfig(**{**base.__dict__, "method": "dense"})).mesh
+    field = HalfAwareField(torus_and_ball)
+    half = extract_mesh(field, lo, hi, MeshConfig(**{**base.__dict__, "classify_precision": "float16"}))
+    assert_same_mesh(half.mesh, reference)
+    assert_same_mesh(half.mesh, dense)
+    assert any(h for h, _ in field.calls) and not field.calls[-1][0]  # coarse in half, fine level in float32
+    assert half.queries < half.grid.num_nodes / 2
+
+
+def test_float16_never_feeds_marching_cubes():
+    """Every fine-level node value comes from a float32 call: equal to the float32 field's."""
+    levels = levels_for(64, 8)
+    grid = nested_grid(-np.ones(3), np.ones(3), 64, levels)
+    field = HalfAwareField(torus_and_ball)
+    band = evaluate_narrow_band(field, grid, levels, half=True)
+    exact = evaluate_narrow_band(_torch(torus_and_ball), grid, levels)
+    ijk = np.stack(np.unravel_index(band.nodes, grid.shape), axis=1)
+    expected = _torch(torus_and_ball)(grid.coordinates(torch.as_tensor(ijk))).numpy()
+    np.testing.assert_array_equal(band.values, expected)
+    assert set(exact.nodes) <= set(band.nodes)
