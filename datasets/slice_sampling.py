@@ -30,6 +30,7 @@ finer levels one by one until that fraction; each step draws from the newest
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -76,6 +77,9 @@ class SliceSamplerConfig(SamplerConfig):
     """Gap between the input extent and the exterior region, unit frame."""
     pool_size: int = 65536
     """Precomputed points per labelled group (per level for ``band``)."""
+
+    input_kind: ClassVar[str] = "slices"
+    """The kind of input it samples (see :mod:`sdfrecon.datasets.inputs`)."""
 
     def validate(self, path: str) -> None:
         counts = ("plane_points", "band_points", "contour_points", "uniform_points", "near_points",

@@ -128,7 +128,8 @@ class PlaneSlice:
 
     def loops_2d(self) -> list[np.ndarray]:
         """The contours in the plane's frame, each (M_i, 2)."""
-        return [self.to_2d(loop) for loop in self.loops]
+        origin, u, v = self.frame()  # once for all loops
+        return [np.stack([(loop - origin) @ u, (loop - origin) @ v], axis=1) for loop in self.loops]
 
     def contains_2d(self, uv: np.ndarray) -> np.ndarray:
         """Even-odd inside test (N,) bool of plane-frame points (N, 2) against all contours."""
