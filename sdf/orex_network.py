@@ -98,15 +98,16 @@ class OReXNetworkConfig(NetworkConfig):
     """LeakyReLU slope (PyTorch's default, as in OReX)."""
     output_scale: float = 0.01
     """Factor on the logits in the output channels (units only; see module doc)."""
-    center_steps: int = 2
-    """For the first ``center_steps`` training steps, subtract from every output the mean
-    last-loop logit over the batch points inside the unit box (no gradient through it);
-    the last such shift is kept from then on. OReX's initialisation starts at about +24
-    everywhere (all outside, no surface) and its first Adam steps, moving every bias of
-    the recurrence the same way, throw that constant by +-100 or more before any shape
-    forms; re-centring after the first of those jumps gives a surface from the second
-    step on. The shift does not enter the loops, so the network is OReX's; re-centring
-    for many steps removes what bounds the logit and diverges. 0 = OReX exactly."""
+    center_steps: int = 3
+    """Centred start: at each of the first ``center_steps`` training steps, every output is
+    shifted by the mean last-loop logit over the batch points inside the unit box (no
+    gradient through it), and the last shift is kept from then on; a run that ends
+    within those steps is centred once more after its last update. Why: OReX's
+    initialisation is about +24 everywhere (all outside, no surface) and its first Adam
+    steps, moving every bias of the recurrence the same way, throw that constant by tens
+    to hundreds before any shape forms, so short runs (and smoke tests) would mesh
+    nothing. The shift does not enter the loops, so the network is OReX's; centring for
+    many steps removes what bounds the logit and diverges. 0 = OReX exactly."""
 
     def validate(self, path: str) -> None:
         if self.loops < 1 or self.hidden_dim < 1 or self.num_layers < 1:
@@ -185,14 +186,24 @@ class OReXNetwork(nn.Module):
             out.append(logit)
         return out
 
+    def set_training_progress(self, fraction: float) -> None:
+        """At the end of a run that ended within the centred start, centre on its last batch
+        once more (after the last update, before the checkpoint is written)."""
+        batch = getattr(self, "_centring_batch", None)
+        if fraction >= 1.0 and batch is not None and int(self.centred_steps) < self.center_steps:
+            with torch.no_grad():
+                self.output_offset.copy_(self.step_logits(batch)[-1].mean())
+            self._centring_batch = None
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         logits = self.step_logits(h)
         if self.training and len(h) and int(self.centred_steps) < self.center_steps:
             with torch.no_grad():  # encodings start with the raw xyz (sdfrecon.sdf.encodings)
                 in_box = (h[:, :3].abs() <= 1.0).all(dim=1)
-                last = logits[-1][in_box] if bool(in_box.any()) else logits[-1]
-                self.output_offset.copy_(last.mean())
+                rows = in_box if bool(in_box.any()) else torch.ones_like(in_box)
+                self.output_offset.copy_(logits[-1][rows].mean())
                 self.centred_steps += 1
+                self._centring_batch = h[rows][:4096].detach()
         out = logits[-1] if not self.every_loop else torch.cat([logits[-1], *logits[:-1]], dim=1)
         return (out - self.output_offset) * self.output_scale
 

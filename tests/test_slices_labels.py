@@ -120,3 +120,31 @@ def test_cli_label_errors(organs_csl, tmp_path, capsys):
     assert main(["reconstruct", str(pts), "-o", str(out), "--label", "1", *_quick()]) == 2
     assert "--label chooses a label of labelled slices" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_label_output_names(tmp_path):
+    from pathlib import Path
+
+    from sdfrecon.pipeline.run import label_outputs
+
+    src = Path("scans/abdomen.csl")
+    assert label_outputs(src, None, [None]) == [Path("abdomen_mesh.ply")]
+    assert label_outputs(src, "out.obj", [None]) == [Path("out.obj")]
+    assert label_outputs(src, "organs/", [1, 4]) == [Path("organs/abdomen_label1.ply"), Path("organs/abdomen_label4.ply")]
+    assert label_outputs(src, "organs", [1]) == [Path("organs/abdomen_label1.ply")]  # no extension: a folder
+    assert label_outputs(src, "o.ply", [1, 4]) == [Path("o_label1.ply"), Path("o_label4.ply")]
+    assert label_outputs(src, "o.ply", [4]) == [Path("o.ply")]  # --label 4: the file asked for
+    assert label_outputs(src, None, [2, 3])[1] == Path("abdomen_label3.ply")
+    (tmp_path / "x.ply").mkdir()  # an existing folder, whatever its name
+    assert label_outputs(src, tmp_path / "x.ply", [None]) == [tmp_path / "x.ply" / "abdomen_mesh.ply"]
+
+
+def test_mesh_measures():
+    from sdfrecon.pipeline.run import mesh_measures
+
+    two = trimesh.util.concatenate([trimesh.creation.box(extents=(1, 2, 3)),
+                                    trimesh.creation.icosphere(radius=0.5).apply_translation([5, 0, 0])])
+    measures = mesh_measures(two)
+    assert measures["pieces"] == 2
+    assert measures["volume"] == pytest.approx(6.0 + trimesh.creation.icosphere(radius=0.5).volume, rel=1e-9)
+    assert mesh_measures(trimesh.Trimesh()) == {"volume": None, "pieces": 0}
