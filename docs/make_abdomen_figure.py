@@ -29,10 +29,9 @@ def reconstruct(csl: Path, work: Path, iterations: int, resolution: int) -> list
     from sdfrecon.cli import main
 
     out = work / "organs"
-    args = ["reconstruct", str(csl), "-o", f"{out}/", "--iterations", str(iterations), "--resolution",
-            str(resolution), "--device", "cpu", "--quiet"]
-    if any(out.glob("*.ckpt")):
-        args.append("--resume")
+    args = ["reconstruct", str(csl), "-o", f"{out}/", "--resolution", str(resolution), "--device", "cpu", "--quiet"]
+    # a resumed run keeps its checkpoints' training options (--resume refuses train overrides)
+    args += ["--resume"] if any(out.glob("*.ckpt")) else ["--iterations", str(iterations)]
     status = main(args)
     if status not in (0, 3):
         raise SystemExit(status)
@@ -41,13 +40,12 @@ def reconstruct(csl: Path, work: Path, iterations: int, resolution: int) -> list
 
 def picture(meshes: list[tuple[int, object]], width: int, height: int, up: str) -> np.ndarray:
     from sdfrecon.viewer.pictures import render_pictures, scene_cameras
-    from sdfrecon.viewer.scene import Scene, SceneItem, bounding_sphere
+    from sdfrecon.viewer.scene import Scene, SceneItem, bounding_sphere, triangle_mesh
 
     items = []
     for label, mesh in meshes:
-        geometry = mesh.as_open3d
-        geometry.compute_vertex_normals()
-        geometry.paint_uniform_color(PALETTE[label % len(PALETTE)])
+        colors = np.tile(PALETTE[label % len(PALETTE)], (len(mesh.vertices), 1))
+        geometry = triangle_mesh(mesh.vertices, mesh.faces, colors)
         items.append(SceneItem(f"label{label}", geometry, style="lit"))
     center, radius = bounding_sphere([np.asarray(m.vertices) for _, m in meshes])
     scene = Scene(items=items, center=center, radius=radius, up=up)
