@@ -1,22 +1,33 @@
-"""Reconstruction from slices vs a classical baseline, on meshes cut into slices (issue: slices).
+"""Reconstruction from slices: OReX, our ``slices`` preset and shape-based interpolation.
 
-Run:  .venv/bin/python -m bench.slices_bench [--shapes eight,fandisk] [--planes 15] [--axis z]
-                                             [--preset slices] [--iterations N] [--resolution N]
+Run (nice'd: it trains for minutes per shape and method)::
 
-Each ground-truth mesh from ../shared/data (see bench/shapes.py) is cut by
-``--planes`` parallel planes across its extent (``sdfrecon.datasets.slicing``), exactly
-what ``sdfrecon slice`` writes. Two methods reconstruct from the same slices:
+    nice -n 15 env OMP_NUM_THREADS=1 .venv/bin/python -m bench.slices_bench \
+        [--inputs eight_15,balloondog] [--extra DIR] [--shapes fertility --planes 20] \
+        [--methods orex,slices,interp] [--iterations N] [--set METHOD:key=value ...] [--resolution N]
 
-* neural -- the ``--preset`` (default ``slices``) through ``sdfrecon.pipeline.reconstruct``;
-* interp -- shape-based interpolation (Raya & Udupa 1990): each slice's 2D signed
-  distance to its contours, linearly interpolated between neighbouring slices
-  (beyond the outer slices the distance grows by the distance to the slice),
-  meshed with the same box and resolution.
+Inputs, each with a reference mesh in its frame:
 
-Metrics against the full ground truth: Chamfer-L1 (mean of the two one-sided
-mean distances, world units and % of the GT bounding-box diagonal), volumetric
-IoU (Monte Carlo) and seconds. Prints a Markdown table and writes the rows as
-JSON to bench/results/slices_<preset>.json.
+* ``--inputs``: the real OReX cross-sections in ../shared/data (``eight_15``,
+  ``balloondog``: ``.csl`` files and their reference meshes);
+* ``--extra DIR``: every ``DIR/<name>.csl`` with ``DIR/<name>_scaled.stl`` or
+  ``DIR/reference/<name>_scaled.stl`` beside it (OReX's ``Data/csl_with_ref`` layout);
+* ``--shapes``: shared ground-truth meshes (bench/shapes.py) cut by ``--planes``
+  parallel planes along ``--axis`` (what ``sdfrecon slice`` writes).
+
+Methods: a preset name (``orex``, ``slices``, ...) trains through
+``sdfrecon.pipeline.reconstruct`` on the CPU, with ``--iterations`` and ``--set
+METHOD:key=value`` overrides (a CPU budget; the table says which); ``interp`` is
+shape-based interpolation (Raya & Udupa 1990: each slice's 2D signed distance to its
+contours, linearly interpolated between neighbouring parallel slices; beyond the outer
+slices the distance grows by the distance to the slice), meshed with the same box and
+resolution; n/a for non-parallel planes.
+
+Metrics against the reference: Chamfer-L1 (mean of the two one-sided mean distances)
+in % of the reference's bounding-box diagonal, normal consistency, volumetric IoU
+(Monte Carlo), and seconds (wall clock, pessimistic on a shared machine: compare
+methods within one run). Prints a Markdown table and writes the rows as JSON to
+bench/results/slices_<methods>.json.
 """
 
 from __future__ import annotations
@@ -25,17 +36,17 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import trimesh
 
-# Run as a script, Python puts bench/ first on the path, where a script may shadow a
-# package of the same name (a bench/meshing.py would hide meshing/): use the repository root instead.
-
 from bench.shapes import SHARED_DATA, available_shapes
 
+from sdfrecon.base.configtools import parse_override
+from sdfrecon.datasets.csl import read_csl
 from sdfrecon.datasets.normalize import Normalization
 from sdfrecon.datasets.slices import SliceSet, points_inside
 from sdfrecon.datasets.slicing import AXES, parallel_planes, slice_mesh
@@ -45,7 +56,45 @@ from sdfrecon.meshing.extract import MeshConfig, extract_mesh
 from sdfrecon.pipeline.config import resolve_config
 from sdfrecon.pipeline.reconstruct import reconstruct
 
-DEFAULT_SHAPES = "eight,fandisk,fertility,kitten_sparse500,idler_riser"
+REAL_INPUTS = {
+    "eight_15": ("csl/eight_15.csl", "csl/reference/eight_15_scaled.stl"),
+    "balloondog": ("extra/csl/balloondog.csl", "extra/csl/reference/balloondog_scaled.stl"),
+}
+"""The shared OReX cross-sections that come with a reference mesh."""
+
+
+@dataclass
+class BenchInput:
+    """Slices and the reference mesh they were cut from (same frame)."""
+
+    name: str
+    slices: SliceSet
+    reference: trimesh.Trimesh
+    origin: str
+    """How the slices were made (``csl`` file, or ``N planes along z``)."""
+
+
+def real_inputs(names: list[str], extra: Path | None) -> list[BenchInput]:
+    """The requested shared ``.csl`` inputs (those present) and every pair found in ``extra``."""
+    pairs = [(n, SHARED_DATA / c, SHARED_DATA / r) for n, (c, r) in REAL_INPUTS.items() if n in names]
+    if extra is not None:
+        for csl in sorted(extra.glob("*.csl")):
+            for ref in (extra / f"{csl.stem}_scaled.stl", extra / "reference" / f"{csl.stem}_scaled.stl"):
+                if ref.exists():
+                    pairs.append((csl.stem, csl, ref))
+                    break
+    return [BenchInput(n, read_csl(c), trimesh.load(r, force="mesh", process=True), "csl")
+            for n, c, r in pairs if c.exists() and r.exists()]
+
+
+def cut_inputs(names: list[str], planes: int, axis: str) -> list[BenchInput]:
+    """Shared ground-truth meshes cut by ``planes`` parallel planes along ``axis``."""
+    out = []
+    for shape in available_shapes(names):
+        gt = trimesh.load(SHARED_DATA / shape.gt, force="mesh", process=True)
+        slices = slice_mesh(gt, parallel_planes(gt, planes, AXES[axis]), source=shape.name)
+        out.append(BenchInput(shape.name, slices, gt, f"{planes} planes along {axis}"))
+    return out
 
 
 class SliceInterpolation:
@@ -136,55 +185,93 @@ def interpolation_baseline(slices: SliceSet, mesh_cfg: MeshConfig) -> trimesh.Tr
     return mesh
 
 
-def _scores(rec: trimesh.Trimesh, gt: trimesh.Trimesh, samples: int) -> dict:
+def scores(rec: trimesh.Trimesh, gt: trimesh.Trimesh, samples: int) -> dict:
+    """Chamfer-L1 (% of the reference diagonal), normal consistency and volumetric IoU."""
+    if len(rec.faces) == 0:
+        return {"chamfer_pct": float("nan"), "nc": float("nan"), "iou": 0.0}
     m = compare_meshes(rec, gt, samples=samples)
     diag = bbox_diagonal(np.asarray(gt.vertices))
-    return {"chamfer": m.chamfer_l1, "chamfer_pct": 100.0 * m.chamfer_l1 / diag,
+    return {"chamfer_pct": 100.0 * m.chamfer_l1 / diag, "nc": m.normal_consistency,
             "iou": volumetric_iou(rec, gt, samples=samples)}
+
+
+def parallel(slices: SliceSet) -> bool:
+    n0 = slices.planes[0].normal
+    return all(abs(float(p.normal @ n0)) > 1.0 - 1e-6 for p in slices.planes)
+
+
+def run_method(method: str, item: BenchInput, overrides: list[dict], resolution: int | None) -> tuple:
+    """(mesh or None, seconds) of ``method`` on ``item``."""
+    t = time.perf_counter()
+    if method == "interp":
+        if not parallel(item.slices):
+            return None, float("nan")
+        mesh_cfg = resolve_config("slices", [{"mesh": {"resolution": resolution}}] if resolution else []).mesh
+        mesh = interpolation_baseline(item.slices, mesh_cfg)
+    else:
+        cfg = resolve_config(method, overrides)
+        mesh = reconstruct(item.slices, cfg, progress=False).mesh
+    return mesh, time.perf_counter() - t
+
+
+def method_overrides(method: str, args: argparse.Namespace) -> list[dict]:
+    """CPU device, ``--iterations``, ``--resolution``, then this method's ``--set`` values."""
+    out: list[dict] = [{"device": "cpu"}]
+    if args.iterations is not None:
+        out.append({"train": {"iterations": args.iterations}})
+    if args.resolution is not None:
+        out.append({"mesh": {"resolution": args.resolution}})
+    for item in args.set:
+        name, _, assignment = item.partition(":")
+        if name == method:
+            out.append(parse_override(assignment))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shapes", default=DEFAULT_SHAPES, help=f"comma-separated (default {DEFAULT_SHAPES})")
-    parser.add_argument("--planes", type=int, default=15, help="parallel planes per shape (default 15)")
+    parser.add_argument("--inputs", default=",".join(REAL_INPUTS), help="shared .csl inputs (default all)")
+    parser.add_argument("--extra", type=Path, help="folder of more NAME.csl + NAME_scaled.stl pairs")
+    parser.add_argument("--shapes", default="", help="shared meshes to cut into slices, comma-separated")
+    parser.add_argument("--planes", type=int, default=15, help="parallel planes per cut mesh (default 15)")
     parser.add_argument("--axis", choices=tuple(AXES), default="z", help="slicing axis (default z)")
-    parser.add_argument("--preset", default="slices")
-    parser.add_argument("--iterations", type=int, help="override train.iterations")
-    parser.add_argument("--resolution", type=int, help="override mesh.resolution (both methods)")
+    parser.add_argument("--methods", default="orex,slices,interp", help="presets and/or 'interp'")
+    parser.add_argument("--iterations", type=int, help="override train.iterations of every preset")
+    parser.add_argument("--resolution", type=int, help="override mesh.resolution (every method)")
+    parser.add_argument("--set", action="append", default=[], metavar="METHOD:KEY=VALUE",
+                        help="config override for one method, e.g. orex:sampler.batch_size=4096 (repeatable)")
     parser.add_argument("--samples", type=int, default=100_000, help="surface / volume samples for the metrics")
+    parser.add_argument("--save", type=Path, help="also write each mesh to SAVE/<input>_<method>.ply")
     args = parser.parse_args()
-    overrides = [{"device": "cpu"}]
-    if args.iterations is not None:
-        overrides.append({"train": {"iterations": args.iterations}})
-    if args.resolution is not None:
-        overrides.append({"mesh": {"resolution": args.resolution}})
-    cfg = resolve_config(args.preset, overrides)
+    methods = [m for m in args.methods.split(",") if m]
+    items = real_inputs([n for n in args.inputs.split(",") if n], args.extra)
+    items += cut_inputs([n for n in args.shapes.split(",") if n], args.planes, args.axis)
     rows = []
-    for shape in available_shapes(args.shapes.split(",")):
-        gt = trimesh.load(SHARED_DATA / shape.gt, force="mesh", process=True)
-        slices = slice_mesh(gt, parallel_planes(gt, args.planes, AXES[args.axis]), source=shape.name)
-        t = time.perf_counter()
-        neural = reconstruct(slices, cfg, progress=False).mesh
-        s_neural = time.perf_counter() - t
-        t = time.perf_counter()
-        interp = interpolation_baseline(slices, cfg.mesh)
-        s_interp = time.perf_counter() - t
-        n, b = _scores(neural, gt, args.samples), _scores(interp, gt, args.samples)
-        row = {"shape": shape.name, "planes": args.planes, "axis": args.axis, "diag": bbox_diagonal(gt.vertices),
-               **{f"{k}_neural": v for k, v in n.items()}, **{f"{k}_interp": v for k, v in b.items()},
-               "s_neural": s_neural, "s_interp": s_interp}
-        rows.append(row)
-        print(f"{shape.name}: neural CD {n['chamfer_pct']:.3f}% IoU {n['iou']:.3f} ({s_neural:.0f} s); "
-              f"interp CD {b['chamfer_pct']:.3f}% IoU {b['iou']:.3f} ({s_interp:.1f} s)", file=sys.stderr, flush=True)
-    print(f"\nPreset `{args.preset}` vs slice interpolation, {args.planes} planes along {args.axis}, CPU; "
-          f"Chamfer-L1 in % of the GT diagonal, volumetric IoU ({args.samples} samples):\n")
-    print("| shape | CD neural | CD interp | CD ratio | IoU neural | IoU interp | s neural | s interp |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['shape']} | {r['chamfer_pct_neural']:.3f} | {r['chamfer_pct_interp']:.3f} | "
-              f"{r['chamfer_neural'] / r['chamfer_interp']:.2f} | {r['iou_neural']:.3f} | {r['iou_interp']:.3f} | "
-              f"{r['s_neural']:.0f} | {r['s_interp']:.1f} |")
-    out = Path(__file__).resolve().parent / "results" / f"slices_{args.preset}.json"
+    for item in items:
+        for method in methods:
+            mesh, seconds = run_method(method, item, method_overrides(method, args), args.resolution)
+            row = {"input": item.name, "origin": item.origin, "method": method, "seconds": seconds,
+                   **(scores(mesh, item.reference, args.samples) if mesh is not None else
+                      {"chamfer_pct": float("nan"), "nc": float("nan"), "iou": float("nan")})}
+            rows.append(row)
+            if mesh is not None and args.save is not None:
+                args.save.mkdir(parents=True, exist_ok=True)
+                mesh.export(args.save / f"{item.name}_{method}.ply")
+            print(f"{item.name} {method}: CD {row['chamfer_pct']:.3f}% NC {row['nc']:.3f} IoU {row['iou']:.3f} "
+                  f"({seconds:.0f} s)", file=sys.stderr, flush=True)
+    budget = ", ".join(args.set) or "presets as shipped"
+    print(f"\nSlices vs references, CPU, iterations {args.iterations or 'as preset'}, {budget}; Chamfer-L1 in % of "
+          f"the reference diagonal, normal consistency, volumetric IoU ({args.samples} samples), wall seconds:\n")
+    print("| input | slices | " + " | ".join(f"{m} CD% / NC / IoU / s" for m in methods) + " |")
+    print("|---|---|" + "---|" * len(methods))
+    for item in items:
+        cells = []
+        for method in methods:
+            r = next(r for r in rows if r["input"] == item.name and r["method"] == method)
+            cells.append("n/a" if np.isnan(r["seconds"]) else
+                         f"{r['chamfer_pct']:.3f} / {r['nc']:.3f} / {r['iou']:.3f} / {r['seconds']:.0f}")
+        print(f"| {item.name} | {item.origin} | " + " | ".join(cells) + " |")
+    out = Path(__file__).resolve().parent / "results" / f"slices_{'_'.join(methods)}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))
 

@@ -22,7 +22,8 @@ from typing import Iterator
 
 import numpy as np
 
-from sdfrecon.datasets.slices import PlaneSlice, SliceSet, check_volume_extent, make_slice_set, signed_area
+from sdfrecon.datasets.slices import (PLANARITY_TOLERANCE, PlaneSlice, SliceSet, check_volume_extent,
+                                      make_slice_set, signed_area)
 from sdfrecon.base.atomic import atomic_write_text
 from sdfrecon.base.errors import InputError
 from sdfrecon.datasets.inputs import INPUT_FORMATS, InputFormat, InputOptions
@@ -113,9 +114,77 @@ def read_csl(path: str | Path) -> SliceSet:
     if lines.pos < len(lines.items):
         no, tok = lines.items[lines.pos]
         raise lines.error(no, f"unexpected content after the last of {n_planes} planes: {' '.join(tok)[:60]!r}")
-    slices = make_slice_set(planes, source, where=where, meta={"format": "csl"})
+    planes, notes = settle_plane_equations(planes, where)
+    slices = make_slice_set(planes, source, where=where, meta={"format": "csl"}, repairs=notes)
     check_volume_extent(slices)
     return slices
+
+
+def settle_plane_equations(planes: list[PlaneSlice], where: list[str]) -> tuple[list[PlaneSlice], list[str]]:
+    """Let the vertices decide what the plane equations mean (OReX itself samples each
+    plane from its vertices alone, so files in the wild are loose about them).
+
+    * Sign convention, per file: OReX writes ``Ax+By+Cz+D = 0``, some tools
+      ``Ax+By+Cz = D``. When more planes hold their vertices with ``-D`` than
+      with ``D``, every plane (empty ones too) is read with ``-D``.
+    * A plane whose vertices are off its stated equation (beyond
+      :data:`~sdfrecon.datasets.slices.PLANARITY_TOLERANCE` of the contours' diagonal)
+      but lie on one common plane gets the plane through them (least squares),
+      its normal turned to agree with the stated one.
+
+    Vertices that lie on no common plane are left for
+    :func:`~sdfrecon.datasets.slices.check_slices` to refuse.
+
+    Returns
+    -------
+    (list of PlaneSlice, list of str)
+        The planes, and one message per change.
+    """
+    contoured = [p for p in planes if not p.is_empty]
+    if not contoured:
+        return planes, []
+    verts = np.concatenate([p.vertices() for p in contoured])
+    if not np.isfinite(verts).all():
+        return planes, []  # reported by check_slices
+    tol = PLANARITY_TOLERANCE * float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0)))
+
+    def residual(plane: PlaneSlice, sign: float, points: np.ndarray | None = None) -> float:
+        points = plane.vertices() if points is None else points
+        length = float(np.linalg.norm(plane.normal))
+        return float(np.abs(points @ plane.normal / length + sign * plane.offset / length).max())
+
+    fits_plus = sum(residual(p, 1.0) <= tol for p in contoured)
+    fits_minus = sum(residual(p, -1.0) <= tol for p in contoured)
+    notes = []
+    if fits_minus > fits_plus:
+        planes = [PlaneSlice(p.normal, -p.offset, p.loops, p.parents, p.labels) for p in planes]
+        notes.append(f"plane equations are written as Ax+By+Cz = D ({fits_minus} of {len(contoured)} planes hold "
+                     f"their vertices that way, {fits_plus} as Ax+By+Cz+D = 0); read them so")
+    out = []
+    for plane, loc in zip(planes, where):
+        if plane.is_empty or residual(plane, 1.0) <= tol:
+            out.append(plane)
+            continue
+        fitted = _plane_through(plane.vertices(), plane.normal)
+        if fitted is None or residual(fitted, 1.0, plane.vertices()) > tol:
+            out.append(plane)  # not planar: check_slices reports it
+            continue
+        off = residual(plane, 1.0)
+        out.append(PlaneSlice(fitted.normal, fitted.offset, plane.loops, plane.parents, plane.labels))
+        notes.append(f"{loc}: its vertices lie up to {off:.4g} from the stated plane but on one common plane; "
+                     "used the plane through them")
+    return out, notes
+
+
+def _plane_through(points: np.ndarray, like: np.ndarray) -> PlaneSlice | None:
+    """Least-squares plane of (N, 3) ``points`` with its normal on the side of ``like``
+    (None when the points are (nearly) collinear)."""
+    centre = points.mean(axis=0)
+    _, sing, vt = np.linalg.svd(points - centre, full_matrices=False)
+    if len(sing) < 2 or sing[1] <= 1e-12 * max(sing[0], 1e-300):
+        return None
+    normal = vt[-1] if float(vt[-1] @ like) >= 0 else -vt[-1]
+    return PlaneSlice(normal, -float(normal @ centre))
 
 
 def _read_plane(lines: _Lines, index: int, n_planes: int) -> tuple[PlaneSlice, int]:

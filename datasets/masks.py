@@ -5,6 +5,13 @@ Inputs: a folder of PNG images (one slice each, in natural name order:
 index is array axis ``axis`` (0 by default). A pixel is inside where it is
 nonzero (any colour channel; alpha ignored).
 
+Label maps: an *integer* volume with several nonzero values is a segmentation,
+one label per value (organs of a CT label map): each label's contours are
+traced on their own and carry the label, so
+:meth:`~sdfrecon.datasets.slices.SliceSet.for_label` gives one shape per label
+(``sdfrecon reconstruct`` writes one mesh per label). Boolean and float volumes,
+and PNG folders, are one label (nonzero = inside).
+
 World coordinates: slice ``k`` is the plane ``z = origin_z + k * sz``; inside a
 slice, column ``j`` maps to ``x = origin_x + j * sx`` and row ``i`` to
 ``y = origin_y + i * sy`` -- so a ``(z, y, x)``-ordered volume keeps its axes.
@@ -22,9 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sdfrecon.datasets.slices import PlaneSlice, SliceSet, make_slice_set
+from sdfrecon.datasets.slices import PlaneSlice, SliceSet, make_slice_set, nesting_parents
 from sdfrecon.base.errors import ConfigError, InputError
 from sdfrecon.datasets.inputs import INPUT_FORMATS, InputFormat, file_suffixes
+
+MAX_LABELS = 255
+"""More distinct values than this in an integer volume: an image, not a label map."""
 
 VOLUME_EXTENSIONS = (".npy", ".npz")
 IMAGE_EXTENSIONS = (".png",)
@@ -138,42 +148,69 @@ def read_mask_volume(path: Path, axis: int) -> np.ndarray:
         raise InputError(f"a mask volume must be numeric, got dtype {volume.dtype}", path)
     if volume.dtype.kind == "f" and not np.isfinite(volume).all():
         raise InputError("mask volume has NaN or infinite values", path)
+    if volume.dtype.kind in "iu":  # a label map: keep the labels (0 = outside)
+        return np.moveaxis(volume, axis, 0)
     return np.moveaxis(volume != 0, axis, 0)
 
 
 def masks_to_slices(masks: np.ndarray, options: MaskOptions, source: str) -> SliceSet:
-    """Cross-sections of a (K, H, W) boolean mask stack (see the module doc for coordinates).
+    """Cross-sections of a (K, H, W) mask stack (see the module doc for coordinates):
+    boolean (one label, 1), or integer labels (0 = outside, each other value a label).
 
     Raises
     ------
     InputError
-        Fewer than 2 slices, or every mask empty.
+        Fewer than 2 slices, every mask empty, or more than :data:`MAX_LABELS` labels.
     """
-    from skimage.measure import find_contours
-
     if masks.ndim != 3 or min(masks.shape) == 0:
         raise InputError(f"mask stack must be (slices, rows, columns) and non-empty, got {masks.shape}", source)
     if len(masks) < 2:
         raise InputError(f"has {len(masks)} mask slice; at least 2 are needed to reconstruct a solid", source)
     if not masks.any():
         raise InputError(f"all {len(masks)} masks are empty (no nonzero pixel); there is no shape", source)
+    if masks.dtype == bool:
+        labels = [1]
+        masks = masks.astype(np.uint8)
+    else:
+        labels = [int(v) for v in np.unique(masks) if v != 0]
+        if len(labels) > MAX_LABELS:
+            raise InputError(f"integer volume has {len(labels)} distinct nonzero values; a label map has at most "
+                             f"{MAX_LABELS} (is it an image? threshold it, or save it as bool)", source)
     sx, sy, sz = options.spacing
     ox, oy, oz = options.origin
     planes = []
     for k, mask in enumerate(masks):
         z = oz + k * sz
-        loops = []
-        if mask.any():
-            padded = np.pad(mask.astype(np.float32), 1)
-            for contour in find_contours(padded, 0.5):
-                rows, cols = contour[:-1, 0] - 1.0, contour[:-1, 1] - 1.0  # last point repeats the first
-                loops.append(np.stack([ox + cols * sx, oy + rows * sy, np.full(len(rows), z)], axis=1))
-        planes.append(PlaneSlice(np.array([0.0, 0.0, 1.0]), -z, tuple(loops)))
+        loops, parents, loop_labels = [], [], []
+        for label in labels:
+            traced = _trace(mask == label)
+            if not traced:
+                continue
+            depth, parent = nesting_parents(traced)
+            offset = len(loops)
+            loops += [np.stack([ox + uv[:, 0] * sx, oy + uv[:, 1] * sy, np.full(len(uv), z)], axis=1) for uv in traced]
+            parents += [parent[i] + offset if depth[i] % 2 else -1 for i in range(len(traced))]
+            loop_labels += [label] * len(traced)
+        planes.append(PlaneSlice(np.array([0.0, 0.0, 1.0]), -z, tuple(loops), tuple(parents), tuple(loop_labels)))
     meta = {"format": "masks", "mask_shape": list(masks.shape), "spacing": list(options.spacing),
             "origin": list(options.origin)}
+    if len(labels) > 1:
+        meta["labels"] = labels
     # Contours traced from a raster never cross, so skip the quadratic crossing test.
     return make_slice_set(planes, source, where=[f"slice {k}" for k in range(len(planes))],
                           check_crossings=False, meta=meta)
+
+
+def _trace(mask: np.ndarray) -> list[np.ndarray]:
+    """Closed contours (M, 2) as (column, row) pixel coordinates of a boolean (H, W) mask,
+    at the 0.5 level of the zero-padded mask (closed even where it touches the border)."""
+    from skimage.measure import find_contours
+
+    if not mask.any():
+        return []
+    padded = np.pad(mask.astype(np.float32), 1)
+    # the last point of each contour repeats the first; undo the padding shift
+    return [np.stack([c[:-1, 1] - 1.0, c[:-1, 0] - 1.0], axis=1) for c in find_contours(padded, 0.5)]
 
 
 def read_mask_stack(path: str | Path, options: MaskOptions | None = None) -> SliceSet:

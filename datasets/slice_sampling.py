@@ -30,6 +30,7 @@ finer levels one by one until that fraction; each step draws from the newest
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -72,10 +73,18 @@ class SliceSamplerConfig(SamplerConfig):
     """While refining, draw from this many of the newest levels (OReX trains on the last 3)."""
     corner_fraction: float = 0.25
     """Share of ``band`` samples placed around vertices in random directions (covers corners)."""
+    component_balance: float = 0.0
+    """How ``band``, ``contour`` and ``near`` samples share out between contours: 0 = in
+    proportion to contour length (a finger's outline gets little next to the palm's),
+    1 = the same number per contour, in between: in proportion to ``length^(1 - b)``.
+    Small components and holes (thin bones, their hollows) then get dense samples."""
     exterior_margin: float = 0.03
     """Gap between the input extent and the exterior region, unit frame."""
     pool_size: int = 65536
     """Precomputed points per labelled group (per level for ``band``)."""
+
+    input_kind: ClassVar[str] = "slices"
+    """The kind of input it samples (see :mod:`sdfrecon.datasets.inputs`)."""
 
     def validate(self, path: str) -> None:
         counts = ("plane_points", "band_points", "contour_points", "uniform_points", "near_points",
@@ -95,6 +104,8 @@ class SliceSamplerConfig(SamplerConfig):
             raise ConfigError(f"{path}.refine_until: must lie in [0, 1], got {self.refine_until}")
         if not 0 <= self.corner_fraction <= 1:
             raise ConfigError(f"{path}.corner_fraction: must lie in [0, 1]")
+        if not 0 <= self.component_balance <= 1:
+            raise ConfigError(f"{path}.component_balance: must lie in [0, 1]")
         if self.exterior_margin < 0 or self.pool_size < 16:
             raise ConfigError(f"{path}: exterior_margin >= 0 and pool_size >= 16")
 
@@ -117,18 +128,22 @@ class _PlaneGeometry:
     starts: np.ndarray  # (E, 2) edge start points
     vectors: np.ndarray  # (E, 2) edge vectors
     normals: np.ndarray  # (E, 2) unit in-plane edge normals (either side)
+    perimeters: np.ndarray  # (E,) length of the contour each edge belongs to
 
     @classmethod
     def of(cls, plane: PlaneSlice) -> "_PlaneGeometry":
         loops2 = plane.loops_2d()
         if loops2:
             starts = np.concatenate(loops2)
-            vectors = np.concatenate([np.roll(lp, -1, axis=0) - lp for lp in loops2])
+            edges = [np.roll(lp, -1, axis=0) - lp for lp in loops2]
+            vectors = np.concatenate(edges)
+            perimeters = np.concatenate([np.full(len(e), np.linalg.norm(e, axis=1).sum()) for e in edges])
         else:
             starts = vectors = np.zeros((0, 2))
+            perimeters = np.zeros(0)
         length = np.linalg.norm(vectors, axis=1, keepdims=True)
         normals = np.stack([vectors[:, 1], -vectors[:, 0]], axis=1) / np.maximum(length, 1e-300)
-        return cls(plane, loops2, starts, vectors, normals)
+        return cls(plane, loops2, starts, vectors, normals, perimeters)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -162,10 +177,14 @@ def _plane_pool(geo: _PlaneGeometry, count: int, domain: float, rng: np.random.G
     return plane.from_2d(uv), labels
 
 
-def _contour_points(geos: list[_PlaneGeometry], count: int, rng: np.random.Generator):
-    """``count`` points uniform in arc length over all contours: per point the plane
-    index, the 2D position, and the in-plane edge normal there."""
+def _contour_points(geos: list[_PlaneGeometry], count: int, rng: np.random.Generator, balance: float = 0.0):
+    """``count`` points on the contours, uniform in arc length within each contour, each
+    contour's share of them proportional to ``perimeter^(1 - balance)``: per point the
+    plane index, the 2D position, and the in-plane edge normal there."""
     lengths = np.concatenate([g.lengths for g in geos])
+    if balance > 0:
+        perimeters = np.concatenate([g.perimeters for g in geos])
+        lengths = lengths * np.maximum(perimeters, 1e-300) ** (-balance)
     plane_of_edge = np.concatenate([np.full(len(g.starts), i) for i, g in enumerate(geos)])
     starts = np.concatenate([g.starts for g in geos])
     vectors = np.concatenate([g.vectors for g in geos])
@@ -199,11 +218,11 @@ def _lift_and_label(geos: list[_PlaneGeometry], plane_index: np.ndarray, uv: np.
 
 
 def _band_pool(geos: list[_PlaneGeometry], count: int, scale: float, corner_fraction: float,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+               rng: np.random.Generator, balance: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """In-plane points at distance ~``scale`` from the contours, labelled by point-in-polygon."""
     n_corner = int(round(count * corner_fraction))
     n_edge = count - n_corner
-    plane_e, uv_e, nrm_e = _contour_points(geos, n_edge, rng)
+    plane_e, uv_e, nrm_e = _contour_points(geos, n_edge, rng, balance)
     # Distances in [scale/2, scale] fill the gap to the next finer level.
     dist = scale * rng.uniform(0.5, 1.0, size=(n_edge, 1)) * rng.choice([-1.0, 1.0], size=(n_edge, 1))
     plane_c, uv_c = _vertex_points(geos, n_corner, rng)
@@ -251,11 +270,12 @@ class SliceSampler:
             self.pools["plane"] = _tensor(np.concatenate([p for p, _ in parts]), device)
             self.pool_labels["plane"] = _tensor(np.concatenate([lab for _, lab in parts]), device)
         if cfg.band_points:
-            bands = [_band_pool(contoured, cfg.pool_size, s, cfg.corner_fraction, rng) for s in self.scales]
+            bands = [_band_pool(contoured, cfg.pool_size, s, cfg.corner_fraction, rng, cfg.component_balance)
+                     for s in self.scales]
             self.pools["band"] = _tensor(np.stack([p for p, _ in bands]), device)  # (L, P, 3)
             self.pool_labels["band"] = _tensor(np.stack([lab for _, lab in bands]), device)  # (L, P)
         if cfg.contour_points or cfg.near_points:
-            plane_index, uv, _ = _contour_points(contoured, cfg.pool_size, rng)
+            plane_index, uv, _ = _contour_points(contoured, cfg.pool_size, rng, cfg.component_balance)
             points, _ = _lift_and_label(contoured, plane_index, uv, labelled=False)
             self.pools["contour"] = _tensor(points, device)
         if cfg.exterior_points:

@@ -17,12 +17,15 @@ that trains on it is in :mod:`sdfrecon.datasets.slice_sampling`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from sdfrecon.base.errors import InputError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from sdfrecon.datasets.normalize import Normalization
@@ -34,6 +37,10 @@ bounding-box diagonal of all contour points."""
 COPLANAR_TOLERANCE = 1e-9
 """All contour points within this fraction of their diagonal of one plane: no
 extent across the slices (e.g. every plane given twice at the same place)."""
+
+DUPLICATE_TOLERANCE = 1e-9
+"""Consecutive contour vertices closer than this fraction of the contours' diagonal
+are one vertex (repeated vertices, a closing copy of the first one)."""
 
 MIN_AREA_FRACTION = 1e-12
 """A contour whose area is below this fraction of the squared diagonal is degenerate."""
@@ -54,8 +61,10 @@ class PlaneSlice:
     parents : tuple of int
         Per loop: -1 for an outer contour, else the index of the loop it is a hole of.
     labels : tuple of int
-        Per loop: the ``.csl`` component label (kept for round trips; every
-        contour bounds the same "inside" label here).
+        Per loop: the ``.csl`` component label. A loop with ``parent < 0``
+        bounds the region of its own label; a hole belongs to its parent's
+        label whatever it says (files differ: some give holes the parent's
+        label, others the "outside" label). See :meth:`region_labels`.
     """
 
     normal: np.ndarray
@@ -76,6 +85,22 @@ class PlaneSlice:
     def vertices(self) -> np.ndarray:
         """All contour vertices, (V, 3)."""
         return np.concatenate(self.loops) if self.loops else np.zeros((0, 3))
+
+    def region_labels(self) -> tuple[int, ...]:
+        """Per loop, the label whose region it bounds: its own label for an outer
+        loop, its parent's for a hole (1 for every loop when no labels are given)."""
+        labels = self.labels or (1,) * len(self.loops)
+        parents = self.parents or (-1,) * len(self.loops)
+        return tuple(labels[p] if p >= 0 else lab for lab, p in zip(labels, parents))
+
+    def only_label(self, label: int) -> "PlaneSlice":
+        """The same plane keeping only the loops of ``label``'s region (maybe none)."""
+        keep = [k for k, lab in enumerate(self.region_labels()) if lab == label]
+        new_index = {old: new for new, old in enumerate(keep)}
+        parents = self.parents or (-1,) * len(self.loops)
+        labels = self.labels or (1,) * len(self.loops)
+        return PlaneSlice(self.normal, self.offset, tuple(self.loops[k] for k in keep),
+                          tuple(new_index.get(parents[k], -1) for k in keep), tuple(labels[k] for k in keep))
 
     # ------------------------------------------------------------- 2D frame
 
@@ -103,7 +128,8 @@ class PlaneSlice:
 
     def loops_2d(self) -> list[np.ndarray]:
         """The contours in the plane's frame, each (M_i, 2)."""
-        return [self.to_2d(loop) for loop in self.loops]
+        origin, u, v = self.frame()  # once for all loops
+        return [np.stack([(loop - origin) @ u, (loop - origin) @ v], axis=1) for loop in self.loops]
 
     def contains_2d(self, uv: np.ndarray) -> np.ndarray:
         """Even-odd inside test (N,) bool of plane-frame points (N, 2) against all contours."""
@@ -164,6 +190,26 @@ class SliceSet:
             verts = plane.vertices()
             parts += [verts + self.cap * plane.normal, verts - self.cap * plane.normal]
         return np.concatenate(parts)
+
+    def labels(self) -> list[int]:
+        """The distinct region labels (see :meth:`PlaneSlice.region_labels`), sorted.
+        More than one: a labelled segmentation, reconstructed one label at a time."""
+        return sorted({lab for p in self.planes for lab in p.region_labels()})
+
+    def for_label(self, label: int) -> "SliceSet":
+        """The slices of one label: each plane keeps that label's contours, and a plane
+        without any says the label is absent there (outside), as in a segmentation.
+
+        Raises
+        ------
+        InputError
+            ``label`` does not occur.
+        """
+        present = self.labels()
+        if label not in present:
+            raise InputError(f"has no label {label} (its labels are {', '.join(map(str, present))})", self.source)
+        planes = tuple(p.only_label(label) for p in self.planes)
+        return SliceSet(planes=planes, source=self.source, cap=self.cap, meta={**self.meta, "label": label})
 
     def transformed(self, normalization: "Normalization") -> "SliceSet":
         """The same slices in ``normalization``'s unit frame."""
@@ -362,10 +408,10 @@ def make_plane(
     return PlaneSlice(n, d, tuple(projected), tuple(int(p) for p in parents), tuple(int(x) for x in labels))
 
 
-def check_slices(planes: Sequence[PlaneSlice], source: str, where: Sequence[str] | None = None,
-                 *, check_crossings: bool = True) -> None:
-    """Validate contours: closed (>= 3 distinct vertices), planar, non-degenerate,
-    not crossing, holes inside their parents; raise :class:`InputError` on the first problem.
+def check_slices(planes: Sequence[PlaneSlice], source: str, where: Sequence[str] | None = None) -> float:
+    """Validate what every plane needs before its contours are read in 2D: at least
+    two planes, some contour, finite coordinates, finite non-zero normals, closed
+    contours (>= 3 distinct vertices) lying on their plane.
 
     Parameters
     ----------
@@ -375,8 +421,16 @@ def check_slices(planes: Sequence[PlaneSlice], source: str, where: Sequence[str]
         Named in error messages.
     where : sequence of str, optional
         Per plane, a location prefix for messages (``"line 12: plane 3"``).
-    check_crossings : bool
-        Run the (quadratic) crossing test; contours traced from masks cannot cross.
+
+    Returns
+    -------
+    float
+        Bounding-box diagonal of all contour points (world units).
+
+    Raises
+    ------
+    InputError
+        On the first problem.
     """
     where = list(where) if where is not None else [f"plane {i + 1}" for i in range(len(planes))]
     if len(planes) < 2:
@@ -405,23 +459,67 @@ def check_slices(planes: Sequence[PlaneSlice], source: str, where: Sequence[str]
                 raise InputError(f"{loc}: contour {k + 1} vertex {worst + 1} lies {dist[worst]:.4g} from the "
                                  f"stated plane (tolerance {tol:.3g}); contour points must lie on their plane",
                                  source)
-        if plane.is_empty:
-            continue
-        flat = make_plane(n, d, plane.loops, parents=[-1] * len(plane.loops))
-        loops2 = flat.loops_2d()
-        if check_crossings:
-            crossing = first_crossing(loops2, tol=1e-12 * diag**2)
-            if crossing is not None:
-                a, b = crossing
-                what = f"contour {a + 1} crosses itself" if a == b else f"contours {a + 1} and {b + 1} cross"
-                raise InputError(f"{loc}: {what}; contours must be simple, closed and disjoint", source)
-        for k, loop in enumerate(loops2):
-            if abs(signed_area(loop)) <= MIN_AREA_FRACTION * diag**2:
-                raise InputError(f"{loc}: contour {k + 1} has zero area (its points are collinear)", source)
-        for k, parent in enumerate(plane.parents):
-            if parent >= 0 and not points_inside(loops2[k][:1], [loops2[parent]])[0]:
-                raise InputError(f"{loc}: contour {k + 1} is marked as a hole of contour {parent + 1} "
-                                 "but lies outside it", source)
+    return diag
+
+
+def _check_areas_and_holes(plane: PlaneSlice, loc: str, source: str, diag: float, areas: np.ndarray | None,
+                           repaired_labels: set[int]) -> None:
+    """Zero-area contours and holes outside their parents are errors."""
+    loops2 = plane.loops_2d()
+    for k, loop in enumerate(loops2):
+        area = abs(signed_area(loop)) if areas is None else areas[k]
+        if area <= MIN_AREA_FRACTION * diag**2:
+            raise InputError(f"{loc}: contour {k + 1} has zero area (its points are collinear)", source)
+    regions = plane.region_labels()
+    for k, parent in enumerate(plane.parents):
+        if parent >= 0 and regions[k] not in repaired_labels and not points_inside(loops2[k][:1], [loops2[parent]])[0]:
+            raise InputError(f"{loc}: contour {k + 1} is marked as a hole of contour {parent + 1} "
+                             "but lies outside it", source)
+
+
+def _repair_plane(plane: PlaneSlice, loc: str, source: str, diag: float) -> tuple[PlaneSlice, list[str]]:
+    """Diagnose one projected plane (see :mod:`sdfrecon.datasets.contour_repair`), refuse
+    degenerate or orientation-less contours, and rebuild the labels whose contours
+    cross or touch as the simple rings of their even-odd fill.
+
+    Returns
+    -------
+    (PlaneSlice, list of str)
+        The plane (the same object when nothing needed repair) and one message per repair.
+    """
+    from sdfrecon.datasets.contour_repair import diagnose, repair_group
+
+    loops2 = plane.loops_2d()
+    regions = plane.region_labels()
+    found = diagnose(loops2, regions)
+    for k, area in enumerate(found.areas):
+        if area <= MIN_AREA_FRACTION * diag**2:
+            raise InputError(f"{loc}: contour {k + 1} has zero area (its points are collinear)", source)
+    if found.ambiguous:
+        bad = found.ambiguous[0]
+        raise InputError(f"{loc}: contour {bad.contour + 1} crosses itself so much that it has no inside: its loops "
+                         f"turn both ways (net signed area {100 * bad.winding_ratio:.0f}% of the area it encloses); "
+                         "check the order of its vertices", source)
+    if not found.defects:
+        _check_areas_and_holes(plane, loc, source, diag, found.areas, set())
+        return plane, []
+    broken = {regions[d.contour] for d in found.defects}
+    labels = plane.labels or (1,) * len(plane.loops)
+    parents = plane.parents or (-1,) * len(plane.loops)
+    keep = [k for k in range(len(plane.loops)) if regions[k] not in broken]  # labels without defects stay as given
+    index = {old: new for new, old in enumerate(keep)}
+    new_loops = [plane.loops[k] for k in keep]
+    new_parents = [index.get(parents[k], -1) for k in keep]
+    new_labels = [labels[k] for k in keep]
+    for label in sorted(broken):
+        rings, parents = repair_group([lp for lp, lab in zip(loops2, regions) if lab == label])
+        offset = len(new_loops)
+        new_loops += [plane.from_2d(r) for r in rings]
+        new_parents += [p + offset if p >= 0 else -1 for p in parents]
+        new_labels += [label] * len(rings)
+    repaired = PlaneSlice(plane.normal, plane.offset, tuple(new_loops), tuple(new_parents), tuple(new_labels))
+    _check_areas_and_holes(repaired, loc, source, diag, None, broken)
+    return repaired, [f"{loc}: {d.describe()}" for d in found.defects]
 
 
 def check_volume_extent(slices: "SliceSet") -> None:
@@ -438,22 +536,32 @@ def check_volume_extent(slices: "SliceSet") -> None:
 
 
 def make_slice_set(planes: Sequence[PlaneSlice], source: str, *, where: Sequence[str] | None = None,
-                   check_crossings: bool = True, meta: dict | None = None) -> SliceSet:
-    """Validate planes (see :func:`check_slices`), project contours onto their planes,
-    and wrap them as a :class:`SliceSet` with its :func:`plane_cap`.
+                   check_crossings: bool = True, meta: dict | None = None,
+                   repairs: Sequence[str] = ()) -> SliceSet:
+    """Validate planes, project contours onto their planes, repair digitisation
+    defects, and wrap them as a :class:`SliceSet` with its :func:`plane_cap`.
+
+    Repaired defects (see :mod:`sdfrecon.datasets.contour_repair`: contours that
+    touch or slightly cross themselves or each other, repeated vertices) are
+    logged as one ``warning`` per plane and contour and listed in
+    ``meta["repairs"]``.
 
     Parameters
     ----------
     planes : sequence of PlaneSlice
         Planes with possibly unnormalised normals and slightly off-plane points.
     source : str
-        Named in every error message.
+        Named in every error and warning.
     where : sequence of str, optional
         Per-plane location prefixes for messages.
     check_crossings : bool
-        Whether to test contours for crossings.
+        Whether to look for crossing and touching contours (contours traced from
+        a raster cannot cross: masks skip it).
     meta : dict, optional
         Extras for :meth:`SliceSet.summary`.
+    repairs : sequence of str
+        Repairs a reader already made (e.g. to plane equations), reported and
+        recorded with the others.
 
     Returns
     -------
@@ -462,16 +570,58 @@ def make_slice_set(planes: Sequence[PlaneSlice], source: str, *, where: Sequence
     Raises
     ------
     InputError
-        Fewer than 2 planes, no contour at all, open / off-plane / zero-area /
-        crossing contours, or holes outside their parents.
+        Fewer than 2 planes, no contour at all, open / off-plane / zero-area
+        contours, a self-crossing contour without an orientation, or holes
+        outside their parents.
     """
+    where = list(where) if where is not None else [f"plane {i + 1}" for i in range(len(planes))]
+    notes: list[str] = list(repairs)
     verts = [loop for p in planes for loop in p.loops]
     if verts:
-        stacked = np.concatenate(verts)
-        scale = float(np.abs(stacked[np.isfinite(stacked)]).max(initial=1.0))
-        # Repeated vertices (a closing copy of the first one, say) are harmless: drop them.
-        planes = [PlaneSlice(p.normal, p.offset, tuple(clean_loop(np.asarray(lp, dtype=np.float64), 1e-12 * scale)
-                                                        for lp in p.loops), p.parents, p.labels) for p in planes]
-    check_slices(planes, source, where, check_crossings=check_crossings)
-    clean = tuple(make_plane(p.normal, p.offset, p.loops, p.parents or None, p.labels or None) for p in planes)
-    return SliceSet(planes=clean, source=source, cap=plane_cap(clean), meta=dict(meta or {}))
+        stacked = np.concatenate(verts).astype(np.float64)
+        finite = stacked[np.isfinite(stacked).all(axis=1)]
+        extent = float(np.linalg.norm(finite.max(axis=0) - finite.min(axis=0))) if len(finite) else 0.0
+        tol = max(DUPLICATE_TOLERANCE * extent, 1e-12 * float(np.abs(finite).max(initial=1.0)))
+        cleaned = []
+        for plane, loc in zip(planes, where):
+            loops = []
+            for k, loop in enumerate(plane.loops):
+                loop = np.asarray(loop, dtype=np.float64)
+                kept = clean_loop(loop, tol)
+                closing = len(loop) > 1 and np.linalg.norm(loop[-1] - loop[0]) <= tol
+                repeats = len(loop) - len(kept) - int(closing)
+                if repeats > 0 and len(kept) >= 3:
+                    notes.append(f"{loc}: contour {k + 1} repeats {repeats} vertex(es) in a row; dropped the copies")
+                loops.append(kept)
+            cleaned.append(PlaneSlice(plane.normal, plane.offset, tuple(loops), plane.parents, plane.labels))
+        planes = cleaned
+    diag = check_slices(planes, source, where)
+    flat = [make_plane(p.normal, p.offset, p.loops, p.parents or None, p.labels or None) for p in planes]
+    clean = []
+    for plane, loc in zip(flat, where):
+        if plane.is_empty:
+            clean.append(plane)
+        elif check_crossings:
+            plane, repairs = _repair_plane(plane, loc, source, diag)
+            notes += repairs
+            clean.append(plane)
+        else:
+            _check_areas_and_holes(plane, loc, source, diag, None, set())
+            clean.append(plane)
+    _report(notes, source)
+    info = dict(meta or {})
+    if notes:
+        info["repairs"] = notes
+    return SliceSet(planes=tuple(clean), source=source, cap=plane_cap(clean), meta=info)
+
+
+MAX_WARNINGS = 20
+"""Repair warnings logged per input; the rest are counted in one line (all are in the run record)."""
+
+
+def _report(notes: list[str], source: str) -> None:
+    for note in notes[:MAX_WARNINGS]:
+        log.warning("%s: %s", source, note)
+    if len(notes) > MAX_WARNINGS:
+        log.warning("%s: %d more repairs (listed in the run record under input.repairs)", source,
+                    len(notes) - MAX_WARNINGS)

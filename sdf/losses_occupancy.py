@@ -1,4 +1,5 @@
-"""Loss terms on inside/outside labels: occupancy BCE and the logit-gradient hinge.
+"""Loss terms on inside/outside labels: occupancy BCE (one output or every refinement loop) and the
+logit-gradient hinge.
 
 The labelled groups of a sampler (``probe.batch.labels[group]``, occupancy in
 [0, 1]: 1 inside, 0 outside, 0.5 on the surface) supervise an occupancy logit,
@@ -120,3 +121,40 @@ def logit_gradient_term(cfg: LogitGradientTermConfig, probe: FieldProbe) -> torc
     else:
         slope = cfg.logit_scale * probe.channel_gradient(cfg.channel, groups).norm(dim=1)
     return torch.relu(slope - cfg.max_slope).mean()
+
+
+@dataclass
+class LoopOccupancyTermConfig(LossTermConfig):
+    """OReX's loss on every refinement loop: the mean over output channels of
+    ``BCE(sigmoid(-channel / temperature), label)``, each channel being one loop's
+    logit scaled like an SDF (negative inside; see :mod:`sdfrecon.sdf.orex_network`)."""
+
+    name: str = "loop_occupancy"
+    groups: list[str] = field(default_factory=lambda: list(LABELLED))
+    channels: list[int] = field(default_factory=list)
+    """Output channels averaged over; empty = every channel the field has."""
+    temperature: float = 0.01
+    """Scale turning a channel back into a logit (the network's ``output_scale``)."""
+
+    def validate(self, path: str) -> None:
+        if not self.temperature > 0:
+            raise ConfigError(f"{path}.temperature: must be > 0")
+        if any(c < 0 for c in self.channels):
+            raise ConfigError(f"{path}.channels: indices must be >= 0")
+
+
+@LOSS_TERMS.register("loop_occupancy", config_cls=LoopOccupancyTermConfig)
+def loop_occupancy_term(cfg: LoopOccupancyTermConfig, probe: FieldProbe) -> torch.Tensor | None:
+    """``mean_c mean BCE(sigmoid(-f_c / T), label)`` over the labelled points of ``cfg.groups``; () tensor."""
+    groups = _labelled_groups(probe, cfg.groups)
+    if not groups:
+        return None
+    available = probe.outputs.shape[1]
+    channels = cfg.channels or list(range(available))
+    if max(channels) >= available:
+        raise ConfigError(f"loss term loop_occupancy reads channel {max(channels)}, but the field has {available} "
+                          "outputs (set field.outputs to the network's loops)")
+    target = torch.cat([probe.batch.labels[g] for g in groups])
+    losses = [torch.nn.functional.binary_cross_entropy_with_logits(-probe.channel(c, groups) / cfg.temperature,
+                                                                   target) for c in channels]
+    return torch.stack(losses).mean()

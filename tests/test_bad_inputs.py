@@ -162,3 +162,56 @@ def test_mostly_duplicates_are_dropped_with_a_warning(caplog):
         cloud = read_point_cloud(CORPUS / "mostly_duplicates.xyz")
     assert len(cloud) == 401 and len(np.unique(cloud.points, axis=0)) == 401
     assert entry["expect"] in caplog.text
+
+
+REPAIRABLE = [e for e in MANIFEST["odd_but_valid"] if e["file"].endswith(".csl")]
+
+
+@pytest.mark.parametrize("entry", REPAIRABLE, ids=lambda e: e["file"])
+def test_repairable_contours_read_with_one_warning(entry, caplog):
+    """Digitisation defects OReX's data has are repaired, each with one warning naming
+    plane and contour; the repaired contours are simple and keep the shape's area."""
+    from shapely import Polygon
+
+    from sdfrecon.datasets.csl import read_csl
+
+    with caplog.at_level(logging.WARNING):
+        slices = read_csl(CORPUS / entry["file"])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and entry["expect"] in warnings[0], warnings
+    assert warnings[0].startswith(str(CORPUS / entry["file"]))
+    assert slices.meta["repairs"] == [warnings[0].split(": ", 1)[1]]
+    for plane in slices.planes:
+        for loop in plane.loops_2d():
+            assert Polygon(loop).is_valid  # simple: no crossing or touching left
+        assert np.abs(plane.vertices() @ plane.normal + plane.offset).max() < 1e-9
+    # every file stacks three unit discs (or the pinched/overlapping plane 1) along z
+    heights = sorted(round(float(-p.offset * p.normal[2]), 6) for p in slices.planes)
+    assert len(set(heights)) == 3
+
+
+def test_repaired_geometry_is_the_even_odd_region():
+    from sdfrecon.datasets.csl import read_csl
+
+    sign = read_csl(CORPUS / "opposite_plane_sign.csl")
+    assert [round(-p.offset, 9) for p in sign.planes] == [0.0, 1.0, 2.0]  # z = D, read as z - D = 0
+    tilted = read_csl(CORPUS / "off_plane_but_planar.csl").planes[0]
+    np.testing.assert_allclose(tilted.normal, [0.0, 0.6, 0.8], atol=1e-9)
+    assert tilted.offset == pytest.approx(-0.5, abs=1e-9)  # the plane its vertices lie on
+    two = read_csl(CORPUS / "overlapping_contours.csl").planes[0]
+    inside = two.contains_2d(two.to_2d(np.array([[0.8, 0.0, 0.0], [0.0, 0.0, 0.0], [1.6, 0.0, 0.0]])))
+    assert inside.tolist() == [False, True, True]  # the overlap is outside: even-odd
+    crossing = read_csl(CORPUS / "slightly_self_crossing.csl").planes[0]
+    assert len(crossing.loops) == 2 and crossing.parents == (-1, -1)  # the disc and the tiny lobe
+
+
+def test_cli_reconstructs_a_repaired_file_with_a_warning_line(tmp_path, capsys):
+    path = CORPUS / "slightly_self_crossing.csl"
+    out = tmp_path / "rec.ply"
+    assert main(["reconstruct", str(path), "-o", str(out), "--iterations", "5", "--resolution", "16",
+                 "--device", "cpu", "--quiet", "--set", "sampler.pool_size=1024"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"warning: {path}: line 4: plane 1: contour 1 crosses itself"), err
+    assert out.exists()
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["input"]["repairs"] and "crosses itself" in record["input"]["repairs"][0]

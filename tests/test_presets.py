@@ -25,13 +25,13 @@ def _tiny_input(kind: str):
 
 
 def test_presets_are_found():
-    assert {"default", "steik", "slices", "hashgrid"} <= set(available_presets())
+    assert {"default", "steik", "slices", "hashgrid", "orex"} <= set(available_presets())
 
 
 @pytest.mark.parametrize("preset", available_presets())
 def test_preset_trains_two_steps_and_meshes(preset):
     cfg = resolve_config(preset, [TINY])
-    data = _tiny_input("slices" if cfg.sampler.name == "slices" else "points")
+    data = _tiny_input(getattr(type(cfg.sampler), "input_kind", "points"))  # slice samplers say so
     result = reconstruct(data, cfg, progress=False)
     record = result.record
     assert record["train"]["steps"] == 2

@@ -1,4 +1,4 @@
-"""``sdfrecon reconstruct``: point-cloud (or mesh) file -> watertight mesh."""
+"""``sdfrecon reconstruct``: point-cloud, mesh or slice file -> watertight mesh (one per label)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "line; checkpoint kept), 130 interrupted (checkpoint kept; continue with --resume).",
     )
     p.add_argument("input", type=Path, help="input point cloud or mesh, .csl slices, or mask folder/volume")
-    p.add_argument("-o", "--output", type=Path,
-                   help="output mesh (.ply .obj .off .stl .glb); default: INPUT_STEM_mesh.ply here")
+    p.add_argument("-o", "--output",
+                   help="output mesh (.ply .obj .off .stl .glb), or a folder (ending in /); default: "
+                        "INPUT_STEM_mesh.ply here. Labelled slices (.csl labels, integer mask volumes) give one "
+                        "mesh per label: FOLDER/INPUT_STEM_labelK.ply, or OUT_labelK.ply beside OUT")
+    p.add_argument("--label", type=int, metavar="K",
+                   help="labelled slices: reconstruct only label K (written to OUTPUT as given)")
     add_config_options(p)
     p.add_argument("--spacing", type=float, nargs=3, metavar=("SX", "SY", "SZ"),
                    help="mask stacks: world units per pixel column, row and slice (default 1 1 1)")
@@ -50,18 +54,30 @@ def run(args: argparse.Namespace) -> int:
     overrides = overrides_from_args(args)
     if args.snapshot_every is not None:
         overrides.append({"mesh": {"snapshot_every": args.snapshot_every}})
-    outcome = reconstruct_file(args.input, args.output, preset=args.config, overrides=overrides,
-                               resume=args.resume, overwrite=args.overwrite,
-                               mask_options=mask_options_from(args.spacing, args.origin, args.axis),
-                               progress=not args.quiet)
-    files = outcome.files
-    if outcome.empty:
-        print(f"no mesh written; the trained field is kept in {files.checkpoint} -- re-mesh it with the same "
-              "command plus --resume and other mesh options (e.g. --set mesh.level=...), or train longer")
-        print(f"record: {files.record}")
-        return EXIT_NO_SURFACE
-    mesh = outcome.mesh
-    print(f"mesh: {files.mesh} ({len(mesh.vertices)} vertices, {len(mesh.faces)} faces, "
-          f"{'watertight' if mesh.is_watertight else 'NOT watertight'}) in {outcome.record['seconds']['total']:.1f} s")
-    print(f"record: {files.record}")
-    return 0
+    outcomes = reconstruct_file(args.input, args.output, preset=args.config, overrides=overrides,
+                                resume=args.resume, overwrite=args.overwrite,
+                                mask_options=mask_options_from(args.spacing, args.origin, args.axis),
+                                progress=not args.quiet, label=args.label)
+    status = 0
+    for outcome in outcomes:
+        files = outcome.files
+        prefix = f"label {outcome.label}: " if outcome.label is not None else ""
+        if outcome.empty:
+            print(f"{prefix}no mesh written; the trained field is kept in {files.checkpoint} -- re-mesh it with the "
+                  "same command plus --resume and other mesh options (e.g. --set mesh.level=...), or train longer")
+            print(f"{prefix}record: {files.record}")
+            status = EXIT_NO_SURFACE
+            continue
+        mesh = outcome.mesh
+        print(f"{prefix}mesh: {files.mesh} ({len(mesh.vertices)} vertices, {len(mesh.faces)} faces, "
+              f"{'watertight' if mesh.is_watertight else 'NOT watertight'}) in "
+              f"{outcome.record['seconds']['total']:.1f} s")
+        print(f"{prefix}record: {files.record}")
+    labelled = [o for o in outcomes if o.label is not None]
+    for outcome in labelled:  # one summary line per label, after the per-run lines
+        measures = outcome.record["mesh"]
+        volume = measures.get("volume")
+        size = f"volume {volume:.6g} (input units^3)" if volume is not None else "volume n/a (mesh not closed)"
+        print(f"label {outcome.label}: {size}, {measures.get('pieces', 0)} piece(s)"
+              + ("" if not outcome.empty else " -- no surface"))
+    return status

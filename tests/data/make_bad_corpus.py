@@ -109,6 +109,27 @@ def csl_bytes(planes: list[tuple[float, list[tuple[float, float]], list[list[int
 SQUARE = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
 
 
+def general_csl_bytes(planes: list[tuple[str, np.ndarray, list[list[int]]]]) -> bytes:
+    """A ``.csl`` file of arbitrary planes: (``"A B C D"`` as written, 3D vertices, components)."""
+    out = ["CSLC", f"{len(planes)} 2", ""]
+    for index, (equation, verts, comps) in enumerate(planes, start=1):
+        out += [f"{index} {len(verts)} {len(comps)} {equation}", ""]
+        out += [" ".join(f"{c:.10g}" for c in v) for v in verts] + [""]
+        out += [f"{len(c)} 1 " + " ".join(str(i) for i in c) for c in comps] + [""]
+    return ("\n".join(out) + "\n").encode("ascii")
+
+
+def circle(count: int, radius: float = 1.0, center: tuple[float, float] = (0.0, 0.0)) -> list[tuple[float, float]]:
+    """``count`` points counter-clockwise on a circle (no RNG, exact to 12 digits)."""
+    t = 2.0 * np.pi * np.arange(count) / count
+    return [(round(center[0] + radius * float(np.cos(a)), 12), round(center[1] + radius * float(np.sin(a)), 12))
+            for a in t]
+
+
+def lifted(points2: list[tuple[float, float]], height: float) -> np.ndarray:
+    return np.array([(x, y, height) for x, y in points2])
+
+
 # --------------------------------------------------------------------- cases
 
 
@@ -224,6 +245,51 @@ def odd_but_valid() -> list[Case]:
         Case("mostly_duplicates.xyz", xyz_text(dup, "%.17g"),
              "2000 rows: 401 distinct sphere points, one of them repeated 1600 times",
              "1599 of 2000 points are exact duplicates"),
+        *repairable_slices(),
+    ]
+
+
+def repairable_slices() -> list[Case]:
+    """Contour files with the digitisation defects OReX's own data has; each reads with
+    one warning naming plane and contour (``expect``), see ``sdfrecon.datasets.contour_repair``."""
+    ring = circle(48)
+    swapped = list(range(48))
+    swapped[10], swapped[11] = 11, 10  # two neighbours traced in the wrong order: a tiny crossing
+    pinch = [(0.0, 0.0), (1.0, 1.0), (2.0, 0.0), (2.0, 2.0), (1.0, 1.0), (0.0, 2.0)]  # visits (1, 1) twice
+    repeated = [0, 1, 2, 2, 3, 4, 5, 6, 6] + list(range(7, 48))
+    two = ring + circle(48, center=(1.6, 0.0))  # two circles of one label overlapping by a sliver
+    full = list(range(48))
+
+    def stack(plane1: tuple[list, list[list[int]]]) -> list:
+        verts2, comps = plane1
+        return [("0 0 1 0", lifted(verts2, 0.0), comps), ("0 0 1 -1", lifted(ring, 1.0), [full]),
+                ("0 0 1 -2", lifted(ring, 2.0), [full])]
+
+    tilt = np.array([0.0, 0.6, 0.8])  # a plane n.x = 0.5 written with a wrong offset
+    u, v = np.array([1.0, 0.0, 0.0]), np.cross(tilt, [1.0, 0.0, 0.0])
+    tilted = np.array([0.5 * tilt + x * u + y * v for x, y in ring])
+    return [
+        Case("slightly_self_crossing.csl", general_csl_bytes(stack((ring, [swapped]))),
+             "plane 1's circle has two neighbouring vertices swapped (a tiny self-crossing)",
+             "plane 1: contour 1 crosses itself; repaired by the even-odd rule"),
+        Case("self_touching.csl", general_csl_bytes(stack((pinch, [[0, 1, 2, 3, 4, 5]]))),
+             "plane 1's contour visits one point twice (two lobes pinched together)",
+             "plane 1: contour 1 touches itself"),
+        Case("repeated_vertices.csl", general_csl_bytes(stack((ring, [repeated]))),
+             "plane 1's contour repeats two vertices in a row",
+             "plane 1: contour 1 repeats 2 vertex(es) in a row"),
+        Case("overlapping_contours.csl", general_csl_bytes(stack((two, [full, [48 + i for i in full]]))),
+             "plane 1 has two outer contours of one label overlapping by a tenth of their area",
+             "plane 1: contours 1 and 2 overlap; repaired by the even-odd rule"),
+        Case("opposite_plane_sign.csl", general_csl_bytes(
+            [("0 0 1 0", lifted(ring, 0.0), [full]), ("0 0 1 1", lifted(ring, 1.0), [full]),
+             ("0 0 1 2", lifted(ring, 2.0), [full])]),
+             "planes written as Ax+By+Cz = D (like OReX's rose.csl)", "written as Ax+By+Cz = D"),
+        Case("off_plane_but_planar.csl", general_csl_bytes(
+            [("0 0.6 0.8 -0.9", tilted, [full]), ("0 0 1 1", lifted(ring, -1.0), [full]),
+             ("0 0 1 2", lifted(ring, -2.0), [full])]),
+             "plane 1's vertices lie on n.x = 0.5, its equation says n.x = 0.9",
+             "plane 1: its vertices lie up to 0.4 from the stated plane but on one common plane"),
     ]
 
 

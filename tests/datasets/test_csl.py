@@ -113,8 +113,6 @@ BAD_FILES = {
     "non_planar": (_file(_plane(1, ["0 0 0", "1 0 0", "1 1 0.5", "0 1 0"], ["4 1 0 1 2 3"]), GOOD2),
                    "from the stated plane"),
     "self_crossing": (_file(_plane(1, SQUARE, ["4 1 0 2 1 3"]), GOOD2), "crosses itself"),
-    "two_crossing": (_file(_plane(1, SQUARE + ["0.5 0.5 0", "1.5 0.5 0", "1.5 1.5 0", "0.5 1.5 0"],
-                                  ["4 1 0 1 2 3", "4 1 4 5 6 7"]), GOOD2), "contours 1 and 2 cross"),
     "zero_area": (_file(_plane(1, ["0 0 0", "1 0 0", "2 0 0"], ["3 1 0 1 2"]), GOOD2), "zero area"),
     "hole_parent": (_file(_plane(1, SQUARE, ["4h5 1 0 1 2 3"]), GOOD2), "does not exist"),
     "hole_outside": (_file(_plane(1, SQUARE + ["3 3 0", "4 3 0", "4 4 0"], ["4 1 0 1 2 3", "3h0 1 4 5 6"]), GOOD2),
@@ -136,6 +134,19 @@ def test_bad_files_give_one_line_errors(tmp_path, case):
     assert message.startswith(str(path)), message
     assert expected in message, message
     assert "\n" not in message
+
+
+def test_overlapping_contours_are_repaired_not_refused(tmp_path, caplog):
+    """Two contours of one label overlapping by a quarter used to be refused; the
+    even-odd rule gives them a meaning (the overlap is outside), with a warning."""
+    path = tmp_path / "two.csl"
+    path.write_text(_file(_plane(1, SQUARE + ["0.5 0.5 0", "1.5 0.5 0", "1.5 1.5 0", "0.5 1.5 0"],
+                                 ["4 1 0 1 2 3", "4 1 4 5 6 7"]), GOOD2))
+    slices = read_csl(path)
+    assert "plane 1: contours 1 and 2 overlap; repaired by the even-odd rule (area changed by 25%)" in caplog.text
+    plane = slices.planes[0]
+    probe = plane.to_2d(np.array([[0.25, 0.25, 0.0], [0.75, 0.75, 0.0], [1.25, 1.25, 0.0]]))
+    assert plane.contains_2d(probe).tolist() == [True, False, True]
 
 
 def test_good_minimal_file_reads(tmp_path):

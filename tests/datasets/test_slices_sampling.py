@@ -133,3 +133,19 @@ def test_trainer_drives_the_refinement(sphere_slices):
     trainer.fit()
     assert seen[0] == (0, 0) and seen[-1] == (3, 3)
     assert [w[1] for w in seen] == sorted(w[1] for w in seen)
+
+
+def test_component_balance_shares_samples_between_contours():
+    """A large and a small contour: by arc length the small one gets its perimeter's share;
+    with component_balance 1 each gets half."""
+    from sdfrecon.datasets.slice_sampling import _contour_points, _PlaneGeometry
+    from sdfrecon.datasets.slices import make_plane
+
+    t = np.linspace(0.0, 2.0 * np.pi, 64, endpoint=False)
+    big = np.stack([np.cos(t), np.sin(t), np.zeros_like(t)], axis=1)
+    small = np.stack([3 + 0.1 * np.cos(t), 0.1 * np.sin(t), np.zeros_like(t)], axis=1)
+    geo = _PlaneGeometry.of(make_plane([0, 0, 1], 0.0, [big, small]))
+    for balance, share in ((0.0, 0.1 / 1.1), (1.0, 0.5), (0.5, np.sqrt(0.1) / (1 + np.sqrt(0.1)))):
+        _, uv, _ = _contour_points([geo], 20000, np.random.default_rng(0), balance)
+        near_small = np.mean(np.linalg.norm(uv, axis=1) > 2)
+        assert near_small == pytest.approx(share, abs=0.015), (balance, near_small)
