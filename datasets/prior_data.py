@@ -328,7 +328,7 @@ def _half_extent(points: np.ndarray) -> float:
 
 class PriorDataset(torch.utils.data.Dataset):
     """Training samples of a list of shapes; item ``i`` of epoch ``e`` is drawn from
-    ``shapes[i % len(shapes)]`` with the generator ``(seed, e, i)``.
+    shape ``order[i]`` (each shape ``repeats`` times) with the generator ``(seed, e, i)``.
 
     Parameters
     ----------
@@ -351,13 +351,15 @@ class PriorDataset(torch.utils.data.Dataset):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Draw the samples of ``epoch`` (call with the sampler's ``set_epoch``)."""
+        """Draw the samples of ``epoch`` for plain integer keys."""
         self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.order)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        """Item ``key`` of the current epoch, or ``key = (epoch, index)`` of any epoch."""
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        rng = np.random.default_rng([self.seed, int(epoch), int(index)])
         sample = make_sample(self.shapes[int(self.order[index])], rng, self.options)
         return {k: torch.from_numpy(v) for k, v in sample.items()}

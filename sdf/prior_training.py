@@ -279,18 +279,29 @@ class PriorTrainer:
         b = self.cfg.batch_size
         return [indices[i: i + b] for i in range(0, len(indices) - b + 1, b)]
 
-    def _batches(self):
-        """Endless iterator of ``(epoch, position after this batch, batch)`` from the current position."""
-        from torch.utils.data import DataLoader
-
+    def _schedule(self):
+        """Endless ``(epoch, position after this batch, indices)`` from the current position."""
         epoch, start = self.epoch, self.batch_in_epoch
         while True:
-            batches = self._epoch_batches(epoch)
-            self.dataset.set_epoch(epoch)
-            loader = DataLoader(self.dataset, batch_sampler=batches[start:], num_workers=self.cfg.workers)
-            for position, batch in enumerate(loader, start + 1):
-                yield epoch, position, batch
+            for position, indices in enumerate(self._epoch_batches(epoch)[start:], start + 1):
+                yield epoch, position, indices
             epoch, start = epoch + 1, 0
+
+    def _batches(self):
+        """Endless ``((epoch, position, indices), batch)``: one data loader across epochs, so its
+        worker processes (and the shapes they have cached) live as long as the run. Items are
+        requested as ``(epoch, index)``; the loader returns batches in order, so a second copy of
+        the schedule tells where each batch sits."""
+        from torch.utils.data import DataLoader
+
+        schedule = self._schedule
+
+        class EpochIndexBatches:
+            def __iter__(self):
+                return ([(epoch, i) for i in indices] for epoch, _, indices in schedule())
+
+        loader = DataLoader(self.dataset, batch_sampler=EpochIndexBatches(), num_workers=self.cfg.workers)
+        return zip(schedule(), loader)
 
     # ------------------------------------------------------------ loop
 
@@ -329,7 +340,7 @@ class PriorTrainer:
                 while self.step < cfg.steps:
                     if _any_rank(stop.requested, self.ctx):
                         raise KeyboardInterrupt
-                    epoch, position, batch = next(batches)
+                    (epoch, position, _), batch = next(batches)
                     loss = self.train_step(batch)
                     self.epoch, self.batch_in_epoch = epoch, position  # counted once the step is done
                     consecutive_bad = consecutive_bad + 1 if math.isnan(loss) else 0

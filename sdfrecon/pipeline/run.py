@@ -172,6 +172,9 @@ def reconstruct_file(input_path: str | Path, output: str | Path | None = None, *
     else:
         device = next((o["device"] for o in reversed(list(overrides)) if "device" in o), None)
         cfg = resolve_config(preset or default_preset(device, input_kind(input_path)), list(overrides))
+        if cfg.prior.mode == "none" and any("weights" in (o.get("prior") or {}) for o in overrides):
+            raise ConfigError("--weights: this preset uses no learned prior (prior.mode: none); "
+                              "use --config gridformer or gridformer_refine")
     files.check_writable(overwrite=overwrite, resume=resume_state is not None)
     data = read_input(input_path, ReadOptions(mesh_samples=cfg.data.mesh_samples, seed=cfg.seed), mask_options)
     check_mesh_precision(files.mesh, data.extent_points())
