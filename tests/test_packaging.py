@@ -82,6 +82,7 @@ def test_wheel_holds_only_the_sdfrecon_namespace(wheel):
     tops = {n.split("/")[0] for n in names}
     assert "sdfrecon" in tops and all(t.endswith(".dist-info") for t in tops - {"sdfrecon"}), tops
     assert "sdfrecon/configs/default.yaml" in names and "sdfrecon/sdf/training.py" in names
+    assert "sdfrecon/configs/weights/gridformer_small.pt" in names  # the bundled prior installs with the package
 
 
 def test_wheel_install_beside_huggingface_datasets(fresh_env, wheel, tmp_path):
