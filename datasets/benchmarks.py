@@ -26,7 +26,9 @@ in this order.
   The ground truth is the full ``pointcloud.npz`` point set (the DiGS/StEik
   protocol compares against it); the input is a seeded subset of
   ``ScanOptions.points`` of its points (with normals unless switched off).
-  ``points.npz`` gives the IoU. The shape is named ``<class>_<model>``.
+  ``points.npz`` gives the IoU. The shape is named ``<class>_<model>``. An
+  optional ``<model>/input.ply`` is used as the input as it is instead (to rerun
+  a published experiment on its exact inputs, e.g. the Neural-Splines clouds).
 
 ``meshes`` -- a plain folder of meshes ``<suite>/<name>.obj|off|ply|stl``: each
   is the ground truth, and a synthetic scan is sampled from it:
@@ -44,6 +46,7 @@ from __future__ import annotations
 import logging
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -60,6 +63,8 @@ MESH_EXTENSIONS: tuple[str, ...] = (".obj", ".off", ".ply", ".stl")
 """Mesh files a suite may hold (case-insensitive)."""
 POINT_EXTENSIONS: tuple[str, ...] = (".xyz", ".pts", ".txt", ".npy", ".npz")
 """Point files accepted as ground truth (SRB distributes ``.xyz``)."""
+SHAPENET_INPUT = "input.ply"
+"""Optional file in a ShapeNet model folder: the exact input point cloud to use."""
 
 
 # ------------------------------------------------------------------- items
@@ -303,29 +308,43 @@ def _files(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in extensions)
 
 
-def scan_shape(name: str, scan: Path, ground_truth: Path, *, layout: str = "scan") -> SuiteShape:
-    """A shape given by an input scan file and a ground-truth file in the same frame."""
+def _load_scan_shape(name: str, scan: Path, ground_truth: Path, layout: str,
+                     truth_points: Path | None) -> BenchmarkItem:
+    cloud = read_point_cloud(scan, ReadOptions())
+    gt = read_ground_truth(ground_truth)
+    extras: dict[str, Any] = {"layout": layout, "scan": str(scan), "ground_truth": str(ground_truth)}
+    if truth_points is not None:
+        extras["ground_truth_points"] = str(truth_points)
+    elif gt.mesh is None:
+        extras["ground_truth_points"] = str(ground_truth)
+    return BenchmarkItem(name, cloud, gt.mesh, gt.points, gt.normals, extras=extras)
 
-    def load() -> BenchmarkItem:
-        cloud = read_point_cloud(scan, ReadOptions())
-        gt = read_ground_truth(ground_truth)
-        return BenchmarkItem(name, cloud, gt.mesh, gt.points, gt.normals,
-                             extras={"layout": layout, "scan": str(scan), "ground_truth": str(ground_truth)})
 
-    return SuiteShape(name, layout, scan, load)
+def scan_shape(name: str, scan: Path, ground_truth: Path, *, layout: str = "scan",
+               truth_points: Path | None = None) -> SuiteShape:
+    """A shape given by an input scan file and a ground-truth file in the same frame.
+
+    ``truth_points`` names a ground-truth *point* file kept beside a ground-truth
+    mesh (SRB ships ``.xyz`` points; the official SRB protocol compares against
+    them); it is recorded in ``extras["ground_truth_points"]`` and read only by
+    protocols that need it.
+    """
+    # functools.partial of a module-level function (not a closure): shapes are pickled
+    # to worker processes by the parallel executors.
+    return SuiteShape(name, layout, scan, partial(_load_scan_shape, name, scan, ground_truth, layout, truth_points))
+
+
+def _load_mesh_shape(name: str, mesh_path: Path, options: ScanOptions, layout: str) -> BenchmarkItem:
+    mesh = read_mesh(mesh_path)
+    if not mesh.area > 0:
+        raise InputError("mesh has zero surface area", mesh_path)
+    cloud = synthetic_scan(mesh, name, options, source=f"{mesh_path} (sampled)")
+    return BenchmarkItem(name, cloud, gt_mesh=mesh, extras={"layout": layout, "ground_truth": str(mesh_path)})
 
 
 def mesh_shape(name: str, mesh_path: Path, options: ScanOptions, *, layout: str = "meshes") -> SuiteShape:
     """A shape given by a ground-truth mesh, with a synthetic scan sampled from it."""
-
-    def load() -> BenchmarkItem:
-        mesh = read_mesh(mesh_path)
-        if not mesh.area > 0:
-            raise InputError("mesh has zero surface area", mesh_path)
-        cloud = synthetic_scan(mesh, name, options, source=f"{mesh_path} (sampled)")
-        return BenchmarkItem(name, cloud, gt_mesh=mesh, extras={"layout": layout, "ground_truth": str(mesh_path)})
-
-    return SuiteShape(name, layout, mesh_path, load)
+    return SuiteShape(name, layout, mesh_path, partial(_load_mesh_shape, name, mesh_path, options, layout))
 
 
 def read_srb(folder: Path, options: ScanOptions) -> list[SuiteShape]:
@@ -335,8 +354,12 @@ def read_srb(folder: Path, options: ScanOptions) -> list[SuiteShape]:
         if not d.is_dir():
             raise InputError(f"SRB layout needs a folder {d.name}/", folder)
     truths: dict[str, Path] = {}
-    # Prefer a mesh over points when both exist for one shape.
-    for p in _files(gt_dir, POINT_EXTENSIONS) + _files(gt_dir, MESH_EXTENSIONS):
+    points: dict[str, Path] = {}
+    # Prefer a mesh over points when both exist for one shape (the points are kept for
+    # the official SRB protocol, which compares against them).
+    for p in _files(gt_dir, POINT_EXTENSIONS):
+        truths[_key(p.stem)] = points[_key(p.stem)] = p
+    for p in _files(gt_dir, MESH_EXTENSIONS):
         truths[_key(p.stem)] = p
     shapes = []
     for scan in _files(scans_dir, (".ply",) + POINT_EXTENSIONS):
@@ -344,7 +367,9 @@ def read_srb(folder: Path, options: ScanOptions) -> list[SuiteShape]:
         if gt is None:
             log.warning("%s: no ground truth in %s; skipped", scan, gt_dir)
             continue
-        shapes.append(scan_shape(scan.stem, scan, gt, layout="srb"))
+        extra_points = points.get(_key(scan.stem))
+        shapes.append(scan_shape(scan.stem, scan, gt, layout="srb",
+                                 truth_points=extra_points if extra_points != gt else None))
     return shapes
 
 
@@ -371,28 +396,34 @@ def _npz(path: Path, *keys: str) -> dict[str, np.ndarray]:
         raise InputError(f"cannot be read as a NumPy .npz archive ({' '.join(str(exc).split())[:160]})", path) from None
 
 
-def _shapenet_shape(model_dir: Path, name: str, category: str, options: ScanOptions) -> SuiteShape:
-    def load() -> BenchmarkItem:
-        surface = _npz(model_dir / "pointcloud.npz", "points")
-        gt_points = np.asarray(surface["points"], dtype=np.float64)
-        gt_normals = np.asarray(surface["normals"], dtype=np.float64) if "normals" in surface else None
-        if gt_normals is not None:
-            gt_normals = gt_normals / np.maximum(np.linalg.norm(gt_normals, axis=1, keepdims=True), 1e-12)
+def _load_shapenet_shape(model_dir: Path, name: str, category: str, options: ScanOptions) -> BenchmarkItem:
+    surface = _npz(model_dir / "pointcloud.npz", "points")
+    gt_points = np.asarray(surface["points"], dtype=np.float64)
+    gt_normals = np.asarray(surface["normals"], dtype=np.float64) if "normals" in surface else None
+    if gt_normals is not None:
+        gt_normals = gt_normals / np.maximum(np.linalg.norm(gt_normals, axis=1, keepdims=True), 1e-12)
+    extras: dict[str, Any] = {"layout": "shapenet", "category": category, "folder": str(model_dir)}
+    given = model_dir / SHAPENET_INPUT
+    if given.exists():  # the exact input of a published run (e.g. the Neural-Splines .ply), as it is
+        cloud = read_point_cloud(given, ReadOptions())
+        extras["input"] = str(given)
+    else:
         rng = options.rng(name)
         take = rng.choice(len(gt_points), size=min(options.points, len(gt_points)), replace=False)
         cloud = corrupt(gt_points[take], None if gt_normals is None else gt_normals[take], rng, options,
                         source=f"{model_dir / 'pointcloud.npz'} (subset)")
-        occ_points = occupancies = None
-        if (model_dir / "points.npz").exists():
-            labelled = _npz(model_dir / "points.npz", "points", "occupancies")
-            occ_points = np.asarray(labelled["points"], dtype=np.float64)
-            occupancies = _unpack_occupancies(labelled["occupancies"], len(occ_points), model_dir / "points.npz")
-        meshes = [model_dir / f"model{ext}" for ext in MESH_EXTENSIONS if (model_dir / f"model{ext}").exists()]
-        gt_mesh = read_mesh(meshes[0]) if meshes else None
-        return BenchmarkItem(name, cloud, gt_mesh, gt_points, gt_normals, occ_points, occupancies,
-                             extras={"layout": "shapenet", "category": category, "folder": str(model_dir)})
+    occ_points = occupancies = None
+    if (model_dir / "points.npz").exists():
+        labelled = _npz(model_dir / "points.npz", "points", "occupancies")
+        occ_points = np.asarray(labelled["points"], dtype=np.float64)
+        occupancies = _unpack_occupancies(labelled["occupancies"], len(occ_points), model_dir / "points.npz")
+    meshes = [model_dir / f"model{ext}" for ext in MESH_EXTENSIONS if (model_dir / f"model{ext}").exists()]
+    gt_mesh = read_mesh(meshes[0]) if meshes else None
+    return BenchmarkItem(name, cloud, gt_mesh, gt_points, gt_normals, occ_points, occupancies, extras=extras)
 
-    return SuiteShape(name, "shapenet", model_dir, load)
+
+def _shapenet_shape(model_dir: Path, name: str, category: str, options: ScanOptions) -> SuiteShape:
+    return SuiteShape(name, "shapenet", model_dir, partial(_load_shapenet_shape, model_dir, name, category, options))
 
 
 def read_shapenet(folder: Path, options: ScanOptions) -> list[SuiteShape]:

@@ -37,6 +37,30 @@ class Normalization:
         scale = float((hi - lo).max()) / 2.0 / half_extent
         return cls(center=center.astype(np.float64), scale=scale)
 
+    @classmethod
+    def fit_centroid(cls, points: np.ndarray) -> "Normalization":
+        """The official StEik/DiGS normalisation: subtract the centroid (mean point) of
+        ``points`` (N, 3), then divide by the largest absolute coordinate left.
+
+        Computed in float32 like the reference code (it reads points as float32), so a
+        protocol run starts from the same unit frame. The unit points then have
+        ``max |coordinate| == 1``; the frame differs from :meth:`fit`'s bounding-box
+        one for every shape whose centroid is not its box centre.
+        """
+        pts = np.asarray(points, dtype=np.float32)
+        center = pts.mean(axis=0)
+        scale = np.abs(pts - center[None, :]).max()
+        return cls(center=center.astype(np.float64), scale=float(scale))
+
+    @classmethod
+    def fit_mode(cls, points: np.ndarray, mode: str) -> "Normalization":
+        """:meth:`fit` for ``mode="bbox"``, :meth:`fit_centroid` for ``mode="centroid"``."""
+        if mode == "centroid":
+            return cls.fit_centroid(points)
+        if mode == "bbox":
+            return cls.fit(points)
+        raise ValueError(f"unknown normalisation {mode!r}; use bbox or centroid")
+
     def to_unit(self, points: np.ndarray) -> np.ndarray:
         """World (N, 3) -> unit frame (N, 3), float64."""
         return (np.asarray(points, dtype=np.float64) - self.center) / self.scale

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +46,15 @@ class PointCloud:
         Unit outward normals, or None when the input has none.
     source : str
         File (or description) the points came from, for messages.
+    normals_oriented : bool
+        Whether the normals' signs are trusted (outward); False for normals of
+        unknown sign, e.g. estimated by PCA (:mod:`sdfrecon.datasets.point_geometry`).
     """
 
     points: np.ndarray
     normals: np.ndarray | None
     source: str
+    normals_oriented: bool = True
 
     kind = "points"
     """Input kind, for choosing presets and samplers (see :mod:`sdfrecon.datasets.inputs`)."""
@@ -67,7 +72,7 @@ class PointCloud:
 
     def transformed(self, normalization: "Normalization") -> "PointCloud":
         """The same cloud in ``normalization``'s unit frame (normals unchanged)."""
-        return PointCloud(normalization.to_unit(self.points), self.normals, self.source)
+        return dataclasses.replace(self, points=normalization.to_unit(self.points))
 
     def summary(self) -> dict:
         """JSON-ready description for run records."""

@@ -56,3 +56,17 @@ def torus_points(count: int, major: float = 1.0, minor: float = 0.35, *, seed: i
     normals = np.stack([np.cos(v) * np.cos(u), np.cos(v) * np.sin(u), np.sin(v)], axis=1)
     centre_line = np.stack([major * np.cos(u), major * np.sin(u), np.zeros_like(u)], axis=1)
     return centre_line + minor * normals, normals
+
+
+def box_points(count: int, half_sizes=(1.0, 0.6, 0.4), *, seed: int = 0):
+    """Area-uniform samples on an axis-aligned box: points (count, 3), outward face normals (count, 3)."""
+    rng = np.random.default_rng(seed)
+    h = np.asarray(half_sizes, dtype=np.float64)
+    areas = np.array([h[1] * h[2], h[0] * h[2], h[0] * h[1]]).repeat(2)  # faces -x +x -y +y -z +z
+    face = rng.choice(6, size=count, p=areas / areas.sum())
+    axis, sign = face // 2, np.where(face % 2 == 0, -1.0, 1.0)
+    points = rng.uniform(-1.0, 1.0, size=(count, 3)) * h
+    points[np.arange(count), axis] = sign * h[axis]
+    normals = np.zeros((count, 3))
+    normals[np.arange(count), axis] = sign
+    return points, normals

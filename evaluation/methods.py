@@ -112,6 +112,31 @@ class NeuralMethod:
             cfg, state = resume_config(files)
         return run_reconstruction(cloud, cfg, files, resume_state=state, progress=False).mesh
 
+    def signed_distance(self, files: RunFiles):
+        """The trained network of the run in ``files`` as a function of world points.
+
+        Returns
+        -------
+        callable
+            ``(N, 3) world points -> (N,) float32 signed distance`` (unit-frame values,
+            negative inside), evaluated on the CPU in chunks; what the official
+            ShapeNet script thresholds at 0 for IoU.
+        """
+        import numpy as np
+        import torch
+
+        from sdfrecon.base.checkpoint import load_checkpoint
+        from sdfrecon.pipeline.reconstruct import load_trained_field
+
+        model, normalization, _ = load_trained_field(load_checkpoint(files.checkpoint), device="cpu")
+
+        @torch.no_grad()
+        def evaluate(points: np.ndarray) -> np.ndarray:
+            unit = torch.as_tensor(normalization.to_unit(points), dtype=torch.float32)
+            return torch.cat([model.surface_value(chunk).reshape(-1) for chunk in unit.split(65536)]).numpy()
+
+        return evaluate
+
 
 def method_names() -> list[str]:
     """Every valid method name: classical ones, then the config presets."""

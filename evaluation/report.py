@@ -19,7 +19,7 @@ COLUMNS: tuple[str, ...] = (
     "chamfer_l1", "chamfer_l1_rel", "chamfer_l2", "hausdorff", "accuracy", "completeness",
     "scan_chamfer", "scan_hausdorff", "normal_consistency", "fscore", "precision", "recall",
     "fscore_threshold", "iou", "iou_note", "watertight", "vertices", "faces", "gt_diagonal",
-    "eval_seconds", "category", "mesh", "error",
+    "eval_seconds", "category", "mesh", "error", "attempts",
 )
 """Columns of ``results.csv``."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -15,6 +15,7 @@ from sdfrecon.meshing.grid import FieldFn, Grid, evaluate_grid
 from sdfrecon.meshing.marching import marching_cubes
 from sdfrecon.meshing.memory import chunk_size
 from sdfrecon.meshing.narrowband import evaluate_narrow_band, levels_for, nested_grid
+from sdfrecon.meshing.refine import RefineConfig
 from sdfrecon.base.errors import ConfigError
 
 
@@ -23,9 +24,13 @@ class MeshConfig:
     """How a trained field becomes a mesh."""
 
     resolution: int = 256
-    """Grid cells along the longest side of the meshing box."""
+    """Grid cells along the longest side of the meshing box (``grid: steik``: samples along the shortest side)."""
     padding: float = 0.05
     """Margin around the input's bounding box, unit frame (inputs fill [-1, 1])."""
+    grid: Literal["ours", "steik"] = "ours"
+    """``ours``: the lattice and method below, closed meshes. ``steik``: the official StEik/DiGS
+    grid (``resolution`` samples along the shortest side, ``padding`` as its margin, float16 node
+    coordinates, every node evaluated, no closing layer; :mod:`sdfrecon.meshing.steik_grid`)."""
     level: float = 0.0
     """Iso-value extracted."""
     chunk_points: int = 0
@@ -45,6 +50,8 @@ class MeshConfig:
     """Write a mesh every this many training steps to OUTPUT.snapshots/ (0 = never)."""
     snapshot_resolution: int = 96
     """Grid resolution of those snapshot meshes."""
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    """Projection of the vertices onto the input points after marching cubes (point clouds)."""
 
     def validate(self, path: str) -> None:
         if self.resolution < 2:
@@ -96,9 +103,17 @@ def extract_mesh(
     NoSurfaceError
         The field does not cross ``cfg.level`` inside the box.
     """
+    chunk = chunk_size(field, device, cfg.chunk_points)
+    if cfg.grid == "steik":
+        from sdfrecon.meshing.steik_grid import steik_mesh
+
+        # The reference box is the min/max of float32 points, its arithmetic float64 (NumPy 1.19).
+        box = [np.asarray(b, dtype=np.float32).astype(np.float64) for b in (lo, hi)]
+        mesh, grid, queries = steik_mesh(field, box[0], box[1], samples=cfg.resolution,
+                                         eps=cfg.padding, level=cfg.level, device=device, chunk_points=chunk)
+        return MeshResult(mesh=remove_small_components(mesh, cfg.min_component_fraction), grid=grid, queries=queries)
     pad = np.full(3, cfg.padding)
     lo, hi = np.asarray(lo) - pad, np.asarray(hi) + pad
-    chunk = chunk_size(field, device, cfg.chunk_points)
     # Both methods use the same lattice (cell counts rounded up to a multiple of 2**levels),
     # so switching method never shifts the vertices: where the field is Lipschitz-bounded
     # the two meshes are identical.

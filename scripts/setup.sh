@@ -2,7 +2,7 @@
 # Set up a working environment in ./.venv (idempotent; fast when nothing changed):
 #  1. the system libraries Open3D needs to import and to render headless (Debian/Ubuntu, as root);
 #  2. a virtual environment with PyTorch: the CPU build, unless an NVIDIA GPU is visible;
-#  3. this project (editable) with its test dependencies.
+#  3. this project (editable) with its test dependencies and the web viewer (viser).
 # Environment: PYTHON (interpreter, default python3), SDFRECON_VENV (default .venv),
 #              TORCH_SPEC (pip requirement for torch, overrides the automatic choice).
 set -euo pipefail
@@ -12,8 +12,10 @@ VENV=${SDFRECON_VENV:-.venv}
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-# 1. System libraries (Open3D: libusb, GL/EGL, OpenMP; headless rendering: Vulkan + Mesa's lavapipe).
+# 1. System libraries (Open3D: libusb, GL/EGL, OpenMP; headless rendering: Vulkan + Mesa's lavapipe,
+#    and Xvfb for the fast headless renderer, Open3D's legacy visualizer on a private X server).
 APT_PACKAGES="libusb-1.0-0 libgl1 libegl1 libgomp1 libvulkan1 mesa-vulkan-drivers"
+APT_PACKAGES="$APT_PACKAGES xvfb"
 if command -v dpkg >/dev/null 2>&1; then
   missing=""
   for pkg in $APT_PACKAGES; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
@@ -25,6 +27,16 @@ if command -v dpkg >/dev/null 2>&1; then
     else
       say "warning: Open3D needs these system packages:$missing (sudo apt-get install$missing)"
     fi
+  fi
+  # What the viewer tests drive, best effort (those tests skip, saying why, without them):
+  # xdotool (keys to the window under Xvfb), chromium (the web viewer and report.html).
+  missing=""
+  for pkg in xdotool chromium; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
+  if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing test tools:$missing"
+    apt-get update -qq >/dev/null || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+      || say "warning: could not install$missing; the browser and window tests will skip"
   fi
 fi
 
@@ -51,6 +63,8 @@ fi
 stamp="$VENV/.sdfrecon-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "installing sdfrecon and its dependencies"
-  $PIP install -e ".[test]"
+  $PIP install -e ".[test,web]"
+  # Ray (the benchmark's --executor ray, and its tests); optional: skipped where no wheel exists.
+  $PIP install -e ".[test,web,ray]" || say "warning: Ray could not be installed; its tests will be skipped"
   touch "$stamp"
 fi

@@ -251,11 +251,15 @@ class Trainer:
     # ------------------------------------------------------------- loop
 
     def _announce_progress(self, fraction: float) -> None:
-        """Tell modules (and the sampler) with coarse-to-fine schedules how far training is (0..1)."""
+        """Tell modules (and the sampler) with coarse-to-fine schedules how far training is
+        (0..1); a sampler that adapts to the field (``observe_field``) gets to look at it."""
         for module in (*self.model.modules(), self.sampler):
             hook = getattr(module, "set_training_progress", None)
             if callable(hook):
                 hook(fraction)
+        observe = getattr(self.sampler, "observe_field", None)
+        if callable(observe):
+            observe(fraction, self.model)
 
     def train_step(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """One optimisation step; returns (loss, gradient norm, unweighted terms), not synced."""

@@ -55,3 +55,16 @@ def swap_component(monkeypatch):
         registry.add(name, builder, config_cls)
 
     return swap
+
+
+@pytest.fixture(scope="session", autouse=True)
+def render_cache_dir(tmp_path_factory):
+    """Keep the remembered render backend (viewer.backend_choice) out of the user's cache:
+    one probe per test session, in a temporary folder."""
+    old = os.environ.get("SDFRECON_CACHE_DIR")
+    os.environ["SDFRECON_CACHE_DIR"] = str(tmp_path_factory.mktemp("sdfrecon_cache"))
+    yield
+    if old is None:
+        os.environ.pop("SDFRECON_CACHE_DIR", None)
+    else:
+        os.environ["SDFRECON_CACHE_DIR"] = old

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from tests.conftest import REPO
 
 # Layer ranks: a module may import its own layer and lower ranks only. sdf (neural core)
 # sits above datasets/meshing (it uses the sampling types); base knows nothing of the rest.

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -35,5 +35,8 @@ def test_preset_trains_two_steps_and_meshes(preset):
     record = result.record
     assert record["train"]["steps"] == 2
     assert all(np.isfinite(v) for v in record["train"]["final_losses"].values()), record["train"]
-    assert record["mesh"]["grid"] and max(record["mesh"]["grid"]) <= 17  # 16 cells (+1 node)
+    if cfg.mesh.grid == "steik":  # the official StEik grid: 16 samples along the SHORTEST side
+        assert record["mesh"]["grid"] and min(record["mesh"]["grid"]) == 16
+    else:
+        assert record["mesh"]["grid"] and max(record["mesh"]["grid"]) <= 17  # 16 cells (+1 node)
     assert np.isfinite(result.mesh.vertices).all()

@@ -37,7 +37,8 @@ def scene_cameras(scene: Scene, width: int, height: int, *, view: str = "iso", t
 
 
 def render_pictures(scene: Scene, cameras: Sequence[Camera], width: int = 800, height: int = 600, *,
-                    supersample: int = 2, backend: str = "auto") -> list[np.ndarray]:
+                    supersample: int = 2, backend: str = "auto",
+                    frame_timeout: float | None = None) -> list[np.ndarray]:
     """Render ``scene`` for each camera and append its colour bars.
 
     Returns
@@ -48,14 +49,15 @@ def render_pictures(scene: Scene, cameras: Sequence[Camera], width: int = 800, h
     view_w = scene_width(width, scene)
     if view_w < 32:
         raise ValueError(f"picture width {width} leaves no room for the view beside {len(scene.colorbars)} colour bar(s)")
-    images = render_views(scene, cameras, view_w, height, supersample=supersample, backend=backend)
+    images = render_views(scene, cameras, view_w, height, supersample=supersample, backend=backend,
+                          frame_timeout=frame_timeout)
     return [with_colorbars(img, scene.colorbars) for img in images]
 
 
 def view_pictures(inputs, options: SceneOptions | None = None, *, width: int = 800, height: int = 600,
                   view: str = "iso", turntable: int = 0, plane=None, cut: str = "near", points: bool = True,
                   gt: bool = True, heatmap: bool = True, slice_resolution: int = 256, supersample: int = 2,
-                  backend: str = "auto") -> list[np.ndarray]:
+                  backend: str = "auto", frame_timeout: float | None = None) -> list[np.ndarray]:
     """Pictures of a loaded view (``sdfrecon render``): one preset view or a turntable.
 
     Parameters
@@ -77,7 +79,7 @@ def view_pictures(inputs, options: SceneOptions | None = None, *, width: int = 8
         of the mesh stands on the slice), or nowhere (``none``).
     points, gt, heatmap : bool
         Parts to draw when loaded.
-    slice_resolution, supersample, backend
+    slice_resolution, supersample, backend, frame_timeout
         See :meth:`ViewInputs.scene` and :func:`sdfrecon.viewer.render.render_scene`.
 
     Returns
@@ -93,12 +95,14 @@ def view_pictures(inputs, options: SceneOptions | None = None, *, width: int = 8
     scene = inputs.scene(replace(options, clip_side=0), **parts)
     cameras = scene_cameras(scene, width, height, view=view, turntable=turntable)
     if plane is None or cut == "none":
-        return render_pictures(scene, cameras, width, height, supersample=supersample, backend=backend)
+        return render_pictures(scene, cameras, width, height, supersample=supersample, backend=backend,
+                               frame_timeout=frame_timeout)
     pictures = []
     for cam in cameras:  # cutting away the near side differs from camera to camera
         side = clip_side_for(cam, plane.index) * (1 if cut == "near" else -1)
         cut_scene = inputs.scene(replace(options, clip_side=side), **parts)
-        pictures += render_pictures(cut_scene, [cam], width, height, supersample=supersample, backend=backend)
+        pictures += render_pictures(cut_scene, [cam], width, height, supersample=supersample, backend=backend,
+                                    frame_timeout=frame_timeout)
     return pictures
 
 
@@ -136,7 +140,8 @@ def snapshot_files(folder: str | Path) -> list[tuple[int, Path]]:
 
 
 def snapshot_pictures(folder: str | Path, *, width: int = 400, height: int = 400, view: str = "iso",
-                      up: str = "y", supersample: int = 1, backend: str = "auto") -> list[np.ndarray]:
+                      up: str = "y", supersample: int = 1, backend: str = "auto",
+                      frame_timeout: float | None = None) -> list[np.ndarray]:
     """One labelled picture per training snapshot, all from the same camera.
 
     The camera frames the union of all snapshots, so the shape grows or
@@ -151,7 +156,8 @@ def snapshot_pictures(folder: str | Path, *, width: int = 400, height: int = 400
     pictures = []
     for step, mesh in meshes:
         scene = build_scene(mesh, options=SceneOptions(up=up))
-        image = render_views(scene, [camera], width, height, supersample=supersample, backend=backend)[0]
+        image = render_views(scene, [camera], width, height, supersample=supersample, backend=backend,
+                             frame_timeout=frame_timeout)[0]
         pictures.append(label(image, f"step {step}"))
     return pictures
 
@@ -188,7 +194,7 @@ def benchmark_meshes(out_dir: str | Path) -> dict[tuple[str, str], Path]:
 def contact_sheet(mesh_paths: Mapping[tuple[str, str], str | Path], out_png: str | Path, *,
                   cell_size: tuple[int, int] = (240, 240), view: str = "iso", up: str = "y",
                   methods: Sequence[str] | None = None, shapes: Sequence[str] | None = None,
-                  supersample: int = 1, backend: str = "auto") -> Path:
+                  supersample: int = 1, backend: str = "auto", frame_timeout: float | None = None) -> Path:
     """Render one picture per (shape, method) into a labelled grid and save it as PNG.
 
     Parameters
@@ -209,6 +215,7 @@ def contact_sheet(mesh_paths: Mapping[tuple[str, str], str | Path], out_png: str
         marked ``missing``; an unreadable mesh marks it ``unreadable``.
     supersample : int
     backend : str
+    frame_timeout : float, optional
         See :func:`sdfrecon.viewer.render.render_scene`.
 
     Returns
@@ -216,6 +223,18 @@ def contact_sheet(mesh_paths: Mapping[tuple[str, str], str | Path], out_png: str
     Path
         ``out_png``.
     """
+    shapes, methods, rows = sheet_cells(mesh_paths, cell_size=cell_size, view=view, up=up, methods=methods,
+                                        shapes=shapes, supersample=supersample, backend=backend,
+                                        frame_timeout=frame_timeout)
+    return save_png(grid(rows, row_labels=shapes, col_labels=methods, cell_size=cell_size), out_png)
+
+
+def sheet_cells(mesh_paths: Mapping[tuple[str, str], str | Path], *, cell_size: tuple[int, int] = (240, 240),
+                view: str = "iso", up: str = "y", methods: Sequence[str] | None = None,
+                shapes: Sequence[str] | None = None, supersample: int = 1, backend: str = "auto",
+                frame_timeout: float | None = None) -> tuple[list[str], list[str], list[list[np.ndarray | None]]]:
+    """The pictures of :func:`contact_sheet` before they are laid out: ``(shapes, methods, rows)``,
+    ``rows[i][j]`` the (H, W, 3) picture of shape i by method j, or None where there is no mesh."""
     from sdfrecon.base.errors import InputError
     from sdfrecon.viewer.loading import load_mesh
 
@@ -246,9 +265,10 @@ def contact_sheet(mesh_paths: Mapping[tuple[str, str], str | Path], out_png: str
                 row.append(None if method not in meshes else _unreadable_cell(width, height))
                 continue
             scene = build_scene(mesh, options=SceneOptions(up=up))
-            row.append(render_views(scene, [camera], width, height, supersample=supersample, backend=backend)[0])
+            row.append(render_views(scene, [camera], width, height, supersample=supersample, backend=backend,
+                                    frame_timeout=frame_timeout)[0])
         rows.append(row)
-    return save_png(grid(rows, row_labels=shapes, col_labels=methods, cell_size=cell_size), out_png)
+    return shapes, methods, rows
 
 
 def _unreadable_cell(width: int, height: int) -> np.ndarray:

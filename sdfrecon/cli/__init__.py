@@ -19,7 +19,7 @@ from typing import Sequence
 from sdfrecon import __version__
 from sdfrecon.base.errors import ReconError
 
-HELP_ORDER = ("reconstruct", "evaluate", "benchmark", "view", "render", "slice", "config")
+HELP_ORDER = ("reconstruct", "evaluate", "benchmark", "report", "view", "render", "slice", "config")
 """Subcommands listed first in ``--help``, in this order; others follow alphabetically."""
 
 

@@ -25,6 +25,8 @@ DEFAULT_CELL = (320, 320)
 """Cell size of snapshot grids and contact sheets."""
 GRID_COLUMNS = 4
 """Snapshots per row of a snapshot grid."""
+DEFAULT_FRAME_TIMEOUT = 60.0
+"""Seconds per frame (kept in step with viewer.render.DEFAULT_FRAME_TIMEOUT, not imported to keep --help light)."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,8 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "render",
         help="render a reconstruction (heat-map, SDF slice, turntable), training snapshots or a "
              "benchmark contact sheet to PNG/GIF without a screen",
-        description="Render the scene of 'sdfrecon view' offscreen (Open3D's renderer on Mesa's software "
-                    "Vulkan driver; Open3D's legacy visualizer under Xvfb as a fallback) from a camera "
+        description="Render the scene of 'sdfrecon view' without a screen (in a child process, each frame "
+                    "with a time limit; by default with the backend measured fastest on this machine: Open3D's "
+                    "legacy visualizer on a private Xvfb, or Open3D's offscreen renderer) from a camera "
                     "preset or as a turntable. With --snapshots, render the meshes saved during training "
                     "side by side; with --benchmark, a contact sheet of a benchmark folder. Outputs are "
                     "never replaced without --overwrite.",
@@ -61,8 +64,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "the default: the slice shows whole), on the other side (far: the mesh stands on the "
                         "slice), or keep the whole mesh (none)")
     p.add_argument("--supersample", type=int, default=2, metavar="K", help="anti-aliasing factor (default 2)")
-    p.add_argument("--backend", choices=("auto", "offscreen", "legacy"), default="auto",
-                   help="renderer: Open3D offscreen, the legacy visualizer (X display or Xvfb), or auto")
+    p.add_argument("--backend", choices=("auto", "legacy", "offscreen"), default="auto",
+                   help="renderer: legacy (Open3D's visualizer on $DISPLAY or a private Xvfb), offscreen "
+                        "(Open3D's Filament renderer: fast on a GPU, very slow on a CPU), or auto (default: "
+                        "the one measured fastest here, probed once and remembered; falls back to the other)")
+    p.add_argument("--frame-timeout", type=float, default=DEFAULT_FRAME_TIMEOUT, metavar="S",
+                   help=f"stop with an error when one frame takes longer than S seconds "
+                        f"(default {DEFAULT_FRAME_TIMEOUT:g})")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_common_options(p)
     p.set_defaults(run=run)
@@ -115,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--gif needs --turntable N (the frames of the animation)")
     if not 1 <= args.supersample <= 4:
         raise InputError(f"--supersample must be 1 to 4, got {args.supersample}")
+    if not args.frame_timeout > 0:
+        raise InputError(f"--frame-timeout must be > 0, got {args.frame_timeout:g}")
     if not args.seconds_per_frame > 0:
         raise InputError(f"--seconds-per-frame must be > 0, got {args.seconds_per_frame:g}")
     default = DEFAULT_SIZE if args.mesh is not None else DEFAULT_CELL
@@ -128,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--points, --gt, --errors, --heatmap, --checkpoint and --slice apply to MESH only")
     outputs = output_paths(args.output, frames=args.turntable, gif=args.gif)
     check_outputs(outputs, args.overwrite)
+    from sdfrecon.viewer.render import prestart
+
+    prestart(args.backend)  # the renderer starts while the inputs load
 
     if args.benchmark is not None:
         return _contact_sheet(args, width, height)
@@ -145,7 +158,7 @@ def _mesh(args: argparse.Namespace, width: int, height: int, outputs: list[Path]
     pictures = view_pictures(inputs, scene_options(args, shading="unlit" if args.unlit else "lit"),
                              width=width, height=height, view=args.view, turntable=args.turntable,
                              plane=args.plane, cut=args.cut, points=args.draw_points, gt=gt_drawn,
-                             supersample=args.supersample, backend=args.backend)
+                             supersample=args.supersample, backend=args.backend, frame_timeout=args.frame_timeout)
     if args.gt is not None and gt_drawn and args.gt_layout == "side":
         pictures = [label(p, f"{inputs.name} (left), ground truth (right)") for p in pictures]
     if args.gif:
@@ -182,7 +195,8 @@ def _snapshots(args: argparse.Namespace, width: int, height: int) -> int:
     from sdfrecon.viewer.pictures import snapshot_pictures
 
     pictures = snapshot_pictures(args.snapshots, width=width, height=height, view=args.view, up=args.up,
-                                 supersample=args.supersample, backend=args.backend)
+                                 supersample=args.supersample, backend=args.backend,
+                                 frame_timeout=args.frame_timeout)
     if args.gif:
         save_gif(pictures, args.output, seconds_per_frame=args.seconds_per_frame)
     else:
@@ -199,7 +213,7 @@ def _contact_sheet(args: argparse.Namespace, width: int, height: int) -> int:
 
     meshes = benchmark_meshes(args.benchmark)
     contact_sheet(meshes, args.output, cell_size=(width, height), view=args.view, up=args.up,
-                  supersample=args.supersample, backend=args.backend)
+                  supersample=args.supersample, backend=args.backend, frame_timeout=args.frame_timeout)
     shapes = len({s for s, _ in meshes})
     methods = len({m for _, m in meshes})
     print(f"wrote {args.output} ({shapes} shape(s) x {methods} method(s))")

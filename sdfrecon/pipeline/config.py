@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import yaml
 
@@ -32,6 +32,15 @@ class DataConfig:
 
     mesh_samples: int = 100_000
     """Surface samples drawn when the input file is a mesh."""
+    normalize: Literal["bbox", "centroid"] = "bbox"
+    """Unit frame: ``bbox`` centres the bounding box and scales its longest half side to 1;
+    ``centroid`` subtracts the mean point and divides by the largest absolute coordinate
+    (the official StEik/DiGS scripts; see ``configs/steik_paper.yaml``)."""
+    normals: Literal["auto", "given", "estimate", "none"] = "given"
+    """Point-cloud normals to train with: ``given`` (the input's, trusted as outward),
+    ``auto`` (the input's when their signs are consistent, their directions only when
+    not, PCA estimates of unknown sign when there are none), ``estimate`` (PCA,
+    unknown sign), ``none`` (see sdfrecon.datasets.point_geometry)."""
 
     def validate(self, path: str) -> None:
         if self.mesh_samples < 10:

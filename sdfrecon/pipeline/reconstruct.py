@@ -20,7 +20,9 @@ import trimesh
 from sdfrecon.datasets.normalize import Normalization
 from sdfrecon.datasets.inputs import TrainingData
 from sdfrecon.datasets.sampling import SAMPLERS
+from sdfrecon.datasets.point_geometry import prepare_normals
 from sdfrecon.meshing.extract import extract_mesh
+from sdfrecon.meshing.refine import project_to_points
 from sdfrecon.meshing.memory import peak_memory_mb
 from sdfrecon import __version__
 from sdfrecon.pipeline.config import ReconConfig, config_from_dict
@@ -105,10 +107,11 @@ def reconstruct(
     """
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
-    normalization = Normalization.fit(data.extent_points())
+    normalization = Normalization.fit_mode(data.extent_points(), cfg.data.normalize)
     if resume is not None:
         normalization = Normalization.from_dict(resume["normalization"])
     unit = data.transformed(normalization)
+    unit, normals_note = _prepare_normals(unit, cfg)
     extent = unit.extent_points()
     lo, hi = extent.min(axis=0), extent.max(axis=0)
     callbacks = [step_callback] if step_callback is not None else []
@@ -142,15 +145,16 @@ def reconstruct(
         mesh, grid_shape, queries = meshed.mesh, list(meshed.grid.shape), meshed.queries
         if len(mesh.faces) == 0:
             raise NoSurfaceError("marching cubes produced no triangles")
+        mesh, refined = _refine(mesh, unit, meshed.grid.spacing, cfg)
     except NoSurfaceError as exc:
         no_surface = f"the extracted mesh is empty: {exc}"
         log.warning("%s", no_surface)
-        mesh, grid_shape, queries = trimesh.Trimesh(), [], 0
+        mesh, grid_shape, queries, refined = trimesh.Trimesh(), [], 0, None
     mesh.vertices = normalization.to_world(mesh.vertices)
     t_mesh = time.perf_counter()
     record = {
         "sdfrecon": __version__,
-        "input": data.summary(),
+        "input": {**data.summary(), **({"normals_used": normals_note} if normals_note else {})},
         "device": str(device),
         "host": {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version()},
         "seconds": {
@@ -163,6 +167,7 @@ def reconstruct(
         "mesh": {
             "vertices": len(mesh.vertices), "faces": len(mesh.faces), "watertight": bool(mesh.is_watertight),
             "grid": grid_shape, "queries": queries, "empty": no_surface is not None,
+            **({"refine": refined} if refined else {}),
             "peak_memory_mb": peak_memory_mb(device),
             **({"warning": no_surface} if no_surface is not None else {}),
         },
@@ -172,6 +177,23 @@ def reconstruct(
     if prior_record is not None:
         record["prior"] = prior_record
     return Reconstruction(mesh=mesh, field=model, normalization=normalization, record=record)
+
+
+def _prepare_normals(unit: TrainingData, cfg: ReconConfig) -> tuple[TrainingData, str]:
+    """Point clouds: the normals to train with (``data.normals``) and a note for the record."""
+    if unit.kind != "points":
+        return unit, ""
+    normals, oriented, note = prepare_normals(unit.points, unit.normals, cfg.data.normals)
+    return dataclasses.replace(unit, normals=normals, normals_oriented=oriented), note
+
+
+def _refine(mesh: trimesh.Trimesh, unit: TrainingData, cell: float, cfg: ReconConfig):
+    """Project the vertices onto the input points when ``mesh.refine`` asks (point clouds
+    with normals of any sign); returns the mesh and the projection's statistics."""
+    if not cfg.mesh.refine.enabled or unit.kind != "points" or unit.normals is None:
+        return mesh, None
+    mesh, stats = project_to_points(mesh, unit.points, unit.normals, cell, cfg.mesh.refine)
+    return mesh, {key: round(value, 4) for key, value in stats.items()}
 
 
 def _chain(callbacks: list[Callable[[int, torch.nn.Module], None]]) -> Callable[[int, torch.nn.Module], None] | None:

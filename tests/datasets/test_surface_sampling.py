@@ -68,3 +68,55 @@ def test_occupancy_labels_need_normals():
     cfg = SurfaceSamplerConfig(occupancy_labels=True)
     with pytest.raises(InputError, match="has no normals"):
         _sampler(cfg, with_normals=False)
+
+
+def test_distance_pools_carry_the_distance_to_the_surface():
+    pts, nrm = sphere_points(20_000, radius=0.8, seed=1)
+    cfg = SurfaceSamplerConfig(near_points=3000, uniform_points=3000, distance_targets=True, pool_points=8192)
+    batch = build_surface_sampler(cfg, data=make_point_cloud(pts, nrm), device=torch.device("cpu"), seed=0).sample()
+    assert batch.oriented
+    for group in ("near", "uniform"):
+        truth = batch.points[group].norm(dim=1) - 0.8
+        near = truth.abs() < 0.05
+        assert (batch.distances[group] - truth)[near].abs().max() < 0.01
+        assert (torch.sign(batch.distances[group]) == torch.sign(truth))[truth.abs() > 0.01].all()
+
+
+def test_normals_of_unknown_sign_are_oriented_by_the_field():
+    import dataclasses
+
+    pts, nrm = sphere_points(20_000, radius=0.8, seed=1)
+    flips = np.random.default_rng(0).choice([-1.0, 1.0], size=(len(pts), 1))
+    cloud = dataclasses.replace(make_point_cloud(pts, nrm * flips), normals_oriented=False)
+    cfg = SurfaceSamplerConfig(distance_targets=True, pool_points=8192, orient_at=0.3)
+    sampler = build_surface_sampler(cfg, data=cloud, device=torch.device("cpu"), seed=0)
+    assert not sampler.sample().oriented
+    sphere = lambda x: (x.norm(dim=1) - 0.8)[:, None]
+    sampler.observe_field(0.1, sphere)  # not yet
+    assert not sampler.oriented
+    sampler.observe_field(0.3, sphere)
+    batch = sampler.sample()
+    assert batch.oriented
+    radial = torch.nn.functional.normalize(batch.points["surface"], dim=1)
+    assert ((batch.normals["surface"] * radial).sum(dim=1) > 0.9).all()
+    truth = batch.points["near"].norm(dim=1) - 0.8
+    assert (torch.sign(batch.distances["near"]) == torch.sign(truth))[truth.abs() > 0.01].all()
+    # the orientation survives a checkpoint round trip
+    fresh = build_surface_sampler(cfg, data=cloud, device=torch.device("cpu"), seed=0)
+    fresh.load_state_dict(sampler.state_dict())
+    assert fresh.oriented and torch.equal(fresh.normals, sampler.normals)
+
+
+def test_unknown_sign_normals_of_a_sparse_cloud_do_not_reach_the_loss():
+    import dataclasses
+
+    cfg = SurfaceSamplerConfig(surface_points=64, normals_max_spacing=0.05)
+    for count, expected in ((400, False), (20_000, True)):
+        pts, nrm = sphere_points(count, radius=0.8, seed=1)
+        unknown = dataclasses.replace(make_point_cloud(pts, nrm), normals_oriented=False)
+        batch = build_surface_sampler(cfg, data=unknown, device=torch.device("cpu"), seed=0).sample()
+        assert ("surface" in batch.normals) == expected, count
+    # trusted normals are used however sparse the cloud
+    pts, nrm = sphere_points(400, radius=0.8, seed=1)
+    batch = build_surface_sampler(cfg, data=make_point_cloud(pts, nrm), device=torch.device("cpu"), seed=0).sample()
+    assert "surface" in batch.normals

@@ -87,3 +87,51 @@ def test_scheduled_weight_and_zero_weight_skip():
     assert "eikonal" not in values.unweighted
     off = _losses({"eikonal": {"weight": 0}, "normal": {"weight": 0}})
     assert not off.needs_gradient
+
+
+def test_distance_term_signed_and_unsigned():
+    # Targets are the exact sphere SDF at near/uniform points: the exact field scores 0,
+    # its negation scores 2|d| when signs are trusted and 0 when they are not (and the
+    # unsigned fit is asked for); without it, unoriented batches skip the term.
+    batch = _batch()
+    for group in ("near", "uniform"):
+        batch.distances[group] = batch.points[group].norm(dim=1) - 0.5
+
+    class Negated(SphereSDF):
+        def forward(self, x):
+            return -super().forward(x)
+
+    signed = _losses({"distance": {"weight": 1.0, "clamp": 10.0}, "offsurface": {"weight": 0}})
+    exact = signed(FieldProbe(SphereSDF(), batch, differentiable_inputs=True), step=0).unweighted["distance"]
+    flipped = signed(FieldProbe(Negated(), batch, differentiable_inputs=True), step=0).unweighted["distance"]
+    d = torch.cat([batch.distances["near"], batch.distances["uniform"]])
+    assert exact.item() == pytest.approx(0.0, abs=1e-6)
+    assert flipped.item() == pytest.approx(2 * d.abs().mean().item(), rel=1e-5)
+    batch.oriented = False
+    for g in batch.distances:
+        batch.distances[g] = batch.distances[g].abs()
+    unsigned = _losses({"distance": {"weight": 1.0, "clamp": 10.0, "unsigned": True}, "offsurface": {"weight": 0}})
+    assert unsigned(FieldProbe(Negated(), batch, differentiable_inputs=True), step=0).unweighted["distance"].item() \
+        == pytest.approx(0.0, abs=1e-6)
+    assert "distance" not in signed(FieldProbe(Negated(), batch, differentiable_inputs=True), step=0).unweighted
+
+
+def test_distance_term_clamp_is_a_bound_beyond_it():
+    batch = _batch()
+    batch.distances["uniform"] = torch.full((len(batch.points["uniform"]),), 0.5)  # far outside
+    terms = {"distance": {"weight": 1.0, "clamp": 0.1, "groups": ["uniform"]}, "offsurface": {"weight": 0},
+             "eikonal": {"weight": 0}, "normal": {"weight": 0}}
+
+    class Constant(torch.nn.Module):
+        def __init__(self, value):
+            super().__init__()
+            self.value = value
+
+        def forward(self, x):
+            return torch.full((len(x), 1), self.value)
+
+    losses = _losses(terms)
+    value = lambda v: losses(FieldProbe(Constant(v), batch, differentiable_inputs=True), step=0).unweighted["distance"]
+    assert value(0.3).item() == 0.0  # beyond the bound on the right side: free
+    assert value(0.05).item() == pytest.approx(0.05)  # inside the bound: pulled to 0.1
+    assert value(-0.3).item() == pytest.approx(0.4)  # wrong side: pulled all the way
