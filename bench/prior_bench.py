@@ -1,10 +1,10 @@
 """The learned GridFormer prior on shared shapes it never saw: feed-forward vs default vs Poisson,
 and the warm start (gridformer_refine) vs the default as steps-to-equal-Chamfer.
 
-Run:  .venv/bin/python -m bench.prior_bench [--shapes fandisk,fertility] [--iterations 1000]
+Run:  .venv/bin/python -m bench.prior_bench [--shapes fandisk,fertility] [--iterations N]
           [--weights model.pt] [--resolution 128] [-o DIR]
 
-Shapes (none is in the bundled model's training data, see docs/benchmarks.md): fandisk (CAD,
+Shapes (none is in the bundled model's training data, see docs/prior.md): fandisk (CAD,
 sharp), fertility (genus 4), bob (genus 1), each with a 30k-point synthetic oriented scan
 of its ground truth (seeded), and two real scans: SRB lord_quas and the Points2Surf ABC
 scan (noisy, unoriented) with their ground-truth meshes.
@@ -12,7 +12,8 @@ scan (noisy, unoriented) with their ground-truth meshes.
 Per shape:
 
 1. ``poisson`` (Open3D screened Poisson, depth 10), ``gridformer`` (feed-forward, no
-   per-shape optimisation) and ``default`` (``--iterations`` steps) are scored on the
+   per-shape optimisation) and ``default`` (``--iterations`` steps; by default the
+   default preset's own ``train.iterations``, 800) are scored on the
    final mesh: Chamfer-L1 (relative to the GT bounding-box diagonal), volumetric IoU,
    CPU seconds (process time; run it with ``OMP_NUM_THREADS=1`` so that is one core's
    work) and wall seconds of the whole reconstruction.
@@ -199,7 +200,8 @@ def tables(results: list[dict[str, Any]], iterations: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", help="comma-separated (default: all of " + ", ".join(s.name for s in HELD_OUT) + ")")
-    parser.add_argument("--iterations", type=int, default=1000, help="steps of default and gridformer_refine")
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="steps of default and gridformer_refine (default: the default preset's train.iterations)")
     parser.add_argument("--weights", help="prior model file (default: the bundled one)")
     parser.add_argument("--resolution", type=int, default=128, help="mesh resolution of the feed-forward prediction")
     parser.add_argument("--curve-resolution", type=int, default=96, help="mesh resolution at checkpoints")
@@ -209,6 +211,8 @@ def main() -> int:
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--overwrite", action="store_true", help="redo finished shapes")
     args = parser.parse_args()
+    if args.iterations is None:
+        args.iterations = resolve_config("default").train.iterations
     names = args.shapes.split(",") if args.shapes else [s.name for s in HELD_OUT]
     unknown = sorted(set(names) - {s.name for s in HELD_OUT})
     if unknown:
