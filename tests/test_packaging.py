@@ -85,6 +85,7 @@ def test_wheel_holds_only_the_sdfrecon_namespace(wheel):
     assert "sdfrecon" in tops and all(t.endswith(".dist-info") for t in tops - {"sdfrecon"}), tops
     assert "sdfrecon/configs/default.yaml" in names and "sdfrecon/sdf/training.py" in names
     assert "sdfrecon/configs/evolve/cpu.yaml" in names and "sdfrecon/configs/evolve/gpu.yaml" in names
+    assert "sdfrecon/configs/weights/gridformer_small.pt" in names  # the bundled prior installs with the package
 
 
 def test_wheel_install_beside_huggingface_datasets(fresh_env, wheel, tmp_path):

@@ -24,7 +24,7 @@ def default_of(config_cls: type, name: str) -> Any:
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """``--config``, ``--device``, ``--iterations``, ``--resolution``, ``--seed``, ``--set``."""
+    """``--config``, ``--device``, ``--iterations``, ``--resolution``, ``--seed``, ``--set``, ``--weights``."""
     group = parser.add_argument_group("configuration")
     group.add_argument("--config", metavar="PRESET|FILE",
                        help="preset name from configs/ (e.g. default, steik) or a YAML file; "
@@ -37,14 +37,20 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, metavar="N", help="random seed (seed)")
     group.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override any config key, e.g. --set train.lr=5e-4 (repeatable)")
+    group.add_argument("--weights", metavar="FILE",
+                       help="learned prior model file for presets that use one (gridformer, gridformer_refine; "
+                            "'sdfrecon train-prior' writes it); default: the bundled model (prior.weights)")
 
 
 def overrides_from_args(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The config overrides the shortcut flags and ``--set`` ask for, in order."""
     from sdfrecon.pipeline.config import config_overrides
 
-    return config_overrides(device=args.device, iterations=args.iterations, resolution=args.resolution,
-                            seed=args.seed, sets=args.overrides)
+    out = config_overrides(device=args.device, iterations=args.iterations, resolution=args.resolution,
+                           seed=args.seed, sets=args.overrides)
+    if getattr(args, "weights", None) is not None:
+        out.append({"prior": {"weights": str(args.weights)}})
+    return out
 
 
 def add_metric_options(parser) -> None:

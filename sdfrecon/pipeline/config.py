@@ -23,6 +23,7 @@ from sdfrecon.base.errors import ConfigError
 from sdfrecon.sdf.fields import FieldConfig
 from sdfrecon.sdf.losses import LossConfig
 from sdfrecon.sdf.training import TrainConfig
+from sdfrecon.pipeline.prior import PriorConfig
 
 
 @dataclass
@@ -60,6 +61,8 @@ class ReconConfig:
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     mesh: MeshConfig = dataclasses.field(default_factory=MeshConfig)
+    prior: PriorConfig = dataclasses.field(default_factory=PriorConfig)
+    """Learned shape prior (``sdfrecon train-prior``): none, feed-forward, or warm start."""
 
 
 # ---------------------------------------------------------------- presets

@@ -119,6 +119,11 @@ def reconstruct(
         callbacks.append(SnapshotWriter(snapshot_dir, cfg.mesh.snapshot_every, lo, hi, normalization,
                                         cfg.mesh, cfg.mesh.snapshot_resolution, device))
     model = build_field_seeded(cfg, device)
+    prior_record = None
+    if cfg.prior.mode != "none":
+        from sdfrecon.pipeline.prior import apply_prior
+
+        model, prior_record = apply_prior(model, unit, cfg, device, lo, hi, fit=resume is None)
     sampler = SAMPLERS.build(cfg.sampler, data=unit, device=device, seed=cfg.seed)
     losses = LossSet(cfg.loss, cfg.train.iterations)
     _check_groups(cfg, sampler.groups)
@@ -169,6 +174,8 @@ def reconstruct(
         "normalization": normalization.to_dict(),
         "config": to_dict(cfg),
     }
+    if prior_record is not None:
+        record["prior"] = prior_record
     return Reconstruction(mesh=mesh, field=model, normalization=normalization, record=record)
 
 
@@ -222,7 +229,12 @@ def load_trained_field(checkpoint: dict[str, Any], device: torch.device | str = 
     """
     try:
         cfg = config_from_dict(checkpoint["config"])
-        model = build_field(cfg.field, device=device)
+        if cfg.prior.mode == "feedforward":  # the field is the prior's prediction
+            from sdfrecon.pipeline.prior import prior_field_skeleton
+
+            model = prior_field_skeleton(cfg, device)
+        else:
+            model = build_field(cfg.field, device=device)
         model.load_state_dict(checkpoint["trainer"]["model"])
         normalization = Normalization.from_dict(checkpoint["normalization"])
     except (KeyError, RuntimeError) as exc:

@@ -233,6 +233,9 @@ def reconstruct_file(input_path: str | Path, output: str | Path | None = None, *
     else:
         device = next((o["device"] for o in reversed(list(overrides)) if "device" in o), None)
         fresh_cfg = resolve_config(preset or default_preset(device, kind), list(overrides))
+        if fresh_cfg.prior.mode == "none" and any("weights" in (o.get("prior") or {}) for o in overrides):
+            raise ConfigError("--weights: this preset uses no learned prior (prior.mode: none); "
+                              "use --config gridformer or gridformer_refine")
     if kind == "points":  # one run; reading samples meshes with the run's own seed and count
         files = RunFiles.for_mesh(check_mesh_path(label_outputs(input_path, output, [None])[0]))
         cfg, state = (fresh_cfg, None) if fresh_cfg is not None else resume_config(files, overrides)
