@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     _instrument()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        outcome = reconstruct_file(args.input, Path(tmp) / "mesh.ply", preset=args.config,
-                                   overrides=config_overrides(sets=args.overrides), progress=False)
+        [outcome] = reconstruct_file(args.input, Path(tmp) / "mesh.ply", preset=args.config,
+                                     overrides=config_overrides(sets=args.overrides), progress=False)
         wall = time.perf_counter() - t0
     record = outcome.record["seconds"]
     steps = outcome.record["train"]["steps"]

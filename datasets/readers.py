@@ -241,7 +241,15 @@ def _read_ply(path: Path, options: ReadOptions) -> PointCloud:
     if declared == 0:
         raise InputError("has no points (the PLY header declares 0 vertices)", path)
     _check_ply_vertex_data(path, header)
-    geometry = _trimesh_load(path, "ply")
+    try:
+        geometry = _trimesh_load(path, "ply")
+    except InputError:
+        if header.element_counts.get("face", 0) > 0:
+            raise
+        # Point clouds whose header also declares an empty face element with several list
+        # properties (MeshLab/VCG exports: vertex_indices, texcoord, colours) stop trimesh's
+        # parser; Open3D reads their vertex element.
+        return _read_ply_points_open3d(path, declared)
     got = len(geometry.vertices)
     if got != declared:
         raise InputError(f"PLY header declares {declared} vertices but the file holds {got} (truncated?)", path)
@@ -249,6 +257,18 @@ def _read_ply(path: Path, options: ReadOptions) -> PointCloud:
         return _sample_mesh(geometry, path, options)
     normals = _ply_vertex_normals(geometry)
     return make_point_cloud(geometry.vertices, normals, source=path)
+
+
+def _read_ply_points_open3d(path: Path, declared: int) -> PointCloud:
+    """Points (and ``nx ny nz`` normals, if present) of a PLY point cloud read by Open3D."""
+    import open3d as o3d
+
+    cloud = o3d.io.read_point_cloud(str(path), format="ply")
+    points = np.asarray(cloud.points, dtype=np.float64)
+    if len(points) != declared:
+        raise InputError(f"PLY header declares {declared} vertices but {len(points)} could be read", path)
+    normals = np.asarray(cloud.normals, dtype=np.float64) if cloud.has_normals() else None
+    return make_point_cloud(points, normals, source=path)
 
 
 def _ply_vertex_normals(geometry) -> np.ndarray | None:

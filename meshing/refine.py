@@ -44,14 +44,26 @@ class RefineConfig:
     iterations: int = 2
     """Projection passes (each re-fits the local plane at the moved vertex)."""
     normal_agreement: float = 0.5
-    """Neighbours whose normal makes an angle with the vertex normal of more than
-    arccos(this) are ignored (keeps the two sides of a thin wall apart)."""
+    """Neighbours whose (unsigned) normal makes an angle with the vertex normal of more
+    than arccos(this) are ignored (keeps perpendicular sheets at edges apart)."""
+    sheet_tolerance: float = 0.5
+    """Only the sheet of points nearest to a vertex defines its plane: neighbours whose
+    offset along the vertex normal differs from the nearest point's by more than this
+    many local spacings (or four times the input's noise) are ignored. Without it the
+    two sides of a wall thinner than the neighbourhood (a table top, a chair slat)
+    pull their vertices onto one mid-plane."""
+    gap_fraction: float = 0.45
+    """No vertex moves along its normal by more than this fraction of the distance to
+    the mesh's nearest opposite-facing sheet, behind it (the other side of a thin
+    wall) or in front (across a narrow slot): sheets never meet or cross."""
 
     def validate(self, path: str) -> None:
         if self.neighbours < 3 or self.iterations < 0:
             raise ConfigError(f"{path}: neighbours must be >= 3 and iterations >= 0")
         if not (self.bandwidth > 0 and self.max_move >= 0 and self.max_spacing > 0 and self.noise_bandwidth >= 0):
             raise ConfigError(f"{path}: bandwidth and max_spacing must be > 0, max_move and noise_bandwidth >= 0")
+        if not (self.sheet_tolerance > 0 and 0 < self.gap_fraction < 0.5):
+            raise ConfigError(f"{path}: sheet_tolerance must be > 0 and gap_fraction in (0, 0.5)")
         if not -1.0 <= self.normal_agreement < 1.0:
             raise ConfigError(f"{path}.normal_agreement: must lie in [-1, 1), got {self.normal_agreement}")
 
@@ -99,7 +111,10 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
         near_normals = normals[idx]
         agree = np.einsum("nkd,nd->nk", near_normals, vertex_normals)
         near_normals = near_normals * np.where(agree < 0, -1.0, 1.0)[:, :, None]
-        weight = np.exp(-(dist / h[:, None]) ** 2) * (np.abs(agree) >= cfg.normal_agreement)
+        offsets = np.einsum("nkd,nd->nk", points[idx] - vertices[:, None, :], vertex_normals)
+        tolerance = np.maximum(local * cfg.sheet_tolerance, 4.0 * noise)
+        nearest_sheet = np.abs(offsets - offsets[:, :1]) <= tolerance[:, None]
+        weight = np.exp(-(dist / h[:, None]) ** 2) * (np.abs(agree) >= cfg.normal_agreement) * nearest_sheet
         total = weight.sum(axis=1)
         active &= (local <= cfg.max_spacing * cell) & (total > 1e-6) & (dist[:, 0] <= 2 * limit + h)
         w = weight / np.maximum(total, 1e-12)[:, None]
@@ -112,11 +127,38 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
         length = np.linalg.norm(displacement, axis=1)
         scale = np.minimum(1.0, limit / np.maximum(length, 1e-12))
         vertices = np.where(active[:, None], start + displacement * scale[:, None], start)
+    vertices = start + _keep_sheets_apart(start, vertex_normals, vertices - start, 4 * limit, cfg.gap_fraction)
     moves = np.linalg.norm(vertices - start, axis=1) / cell
     out = trimesh.Trimesh(vertices, mesh.faces, process=False)
     stats = {"moved": float(active.mean()), "mean_move": float(moves[active].mean()) if active.any() else 0.0,
              "max_move": float(moves.max()) if len(moves) else 0.0, "noise": noise / cell}
     return out, stats
+
+
+def _keep_sheets_apart(vertices: np.ndarray, normals: np.ndarray, displacement: np.ndarray, radius: float,
+                      fraction: float, *, neighbours: int = 32) -> np.ndarray:
+    """Scale displacements so no vertex crosses ``fraction`` of the gap to an opposite-facing sheet.
+
+    vertices, normals, displacement : (V, 3) arrays (the mesh before projection, its unit
+    vertex normals, the proposed moves). radius : only sheets this close count (units of
+    the vertices). Returns the scaled (V, 3) displacement.
+    """
+    from scipy.spatial import cKDTree
+
+    if len(vertices) < 2:
+        return displacement
+    dist, idx = cKDTree(vertices).query(vertices, k=min(neighbours, len(vertices)), distance_upper_bound=radius,
+                                        workers=-1)
+    valid = np.isfinite(dist)
+    idx = np.where(valid, idx, 0)
+    facing = valid & (np.einsum("nkd,nd->nk", normals[idx], normals) < -0.5)
+    offset = np.einsum("nkd,nd->nk", vertices[idx] - vertices[:, None, :], normals)
+    behind = np.where(facing & (offset < 0), -offset, np.inf).min(axis=1)
+    ahead = np.where(facing & (offset > 0), offset, np.inf).min(axis=1)
+    along = np.einsum("nd,nd->n", displacement, normals)
+    room = fraction * np.where(along < 0, behind, ahead)
+    scale = np.minimum(1.0, room / np.maximum(np.abs(along), 1e-300))
+    return displacement * scale[:, None]
 
 
 def noise_level(points: np.ndarray, normals: np.ndarray, tree, *, samples: int = 4000, k: int = 16,

@@ -187,3 +187,26 @@ def test_zero_length_normals_are_dropped(sphere):
     nrm = nrm.copy()
     nrm[0] = 0
     assert not make_point_cloud(pts, nrm).has_normals
+
+
+def test_ply_point_cloud_with_an_empty_face_element_of_several_lists(tmp_path):
+    # MeshLab/VCG exports of point clouds: an empty face element with vertex_indices, texcoord
+    # and colour properties (the shape of extra/scans/nksr_spot_points.ply), which trimesh's
+    # parser refuses; the points and normals must still come through.
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(500, 3)).astype("<f4")
+    normals = (points / np.linalg.norm(points, axis=1, keepdims=True)).astype("<f4")
+    header = ("ply\nformat binary_little_endian 1.0\ncomment VCGLIB generated\nelement vertex 500\n"
+              "property float x\nproperty float y\nproperty float z\n"
+              "property float nx\nproperty float ny\nproperty float nz\n"
+              "property uchar red\nproperty uchar green\nproperty uchar blue\nproperty uchar alpha\n"
+              "element face 0\nproperty list uchar int vertex_indices\nproperty list uchar float texcoord\n"
+              "property uchar red\nproperty uchar green\nproperty uchar blue\nproperty uchar alpha\nend_header\n")
+    record = np.dtype([("p", "<f4", 3), ("n", "<f4", 3), ("c", "u1", 4)])
+    body = np.zeros(500, dtype=record)
+    body["p"], body["n"], body["c"] = points, normals, 200
+    path = tmp_path / "vcg_points.ply"
+    path.write_bytes(header.encode() + body.tobytes())
+    cloud = read_point_cloud(path)
+    np.testing.assert_allclose(cloud.points, points, rtol=1e-6)
+    np.testing.assert_allclose(cloud.normals, normals, atol=1e-6)

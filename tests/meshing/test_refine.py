@@ -33,3 +33,45 @@ def test_moves_are_capped_and_sparse_input_is_left_alone():
     coarse = trimesh.creation.icosphere(subdivisions=3, radius=0.99)
     refined, stats = project_to_points(coarse, sparse_points, sparse_normals, CELL, RefineConfig(enabled=True))
     assert stats["moved"] == 0 and np.allclose(refined.vertices, coarse.vertices)
+
+
+def _thin_plate(thickness: float, fattening: float, cell: float):
+    """A closed mesh of a plate fattened by ``fattening`` (as a coarse field meshes a thin
+    wall) and points on the plate's two true faces, z = +-thickness / 2, unsigned normals."""
+    from skimage.measure import marching_cubes
+
+    from sdfrecon.datasets.synthetic import box_sdf
+
+    half = np.array([0.5, 0.5, thickness / 2])
+    axes = [np.arange(-0.6, 0.6 + cell / 2, cell)] * 3
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
+    values = box_sdf(grid.reshape(-1, 3), half).reshape(grid.shape[:3]) - fattening
+    verts, faces, _, _ = marching_cubes(values, 0.0, spacing=(cell,) * 3)
+    mesh = trimesh.Trimesh(verts - 0.6, faces)
+    if mesh.volume < 0:  # outward normals whatever the marching-cubes winding
+        mesh.invert()
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(-0.45, 0.45, size=(20_000, 2))
+    z = np.where(rng.random(len(xy)) < 0.5, 1.0, -1.0) * thickness / 2
+    points = np.column_stack([xy, z])
+    normals = np.tile([0.0, 0.0, 1.0], (len(points), 1))  # unsigned: one direction for both faces
+    return mesh, points, normals
+
+
+def test_the_two_sides_of_a_thin_wall_never_meet():
+    # A wall a third of a cell thick that the field meshed 1.5 cells thick (a ShapeNet table
+    # top): both sheets of the mesh see both faces' points; they must move towards the
+    # points without collapsing onto one mid-plane (coincident vertices, fused sheets).
+    cell = 0.04
+    mesh, points, normals = _thin_plate(cell / 3, 0.6 * cell, cell)
+    refined, stats = project_to_points(mesh, points, normals, cell, RefineConfig(enabled=True))
+    inner = np.abs(mesh.vertices[:, :2]).max(axis=1) < 0.4  # away from the plate's rim
+    top = inner & (mesh.vertex_normals[:, 2] > 0.9)
+    bottom = inner & (mesh.vertex_normals[:, 2] < -0.9)
+    gap_before = mesh.vertices[top, 2].min() - mesh.vertices[bottom, 2].max()
+    gap_after = refined.vertices[top, 2].min() - refined.vertices[bottom, 2].max()
+    assert stats["moved"] > 0.5
+    assert gap_after > 0.05 * gap_before  # the sheets stay apart...
+    assert gap_after < 0.8 * gap_before  # ...and still move towards the true faces
+    merged = trimesh.Trimesh(refined.vertices, refined.faces, process=True)
+    assert len(merged.vertices) == len(refined.vertices)  # no two vertices coincide
