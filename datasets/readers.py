@@ -261,13 +261,9 @@ def _read_ply(path: Path, options: ReadOptions) -> PointCloud:
 
 def _read_ply_points_open3d(path: Path, declared: int) -> PointCloud:
     """Points (and ``nx ny nz`` normals, if present) of a PLY point cloud read by Open3D."""
-    import open3d as o3d
-
-    cloud = o3d.io.read_point_cloud(str(path), format="ply")
-    points = np.asarray(cloud.points, dtype=np.float64)
+    points, normals = _open3d_points(path, "ply")
     if len(points) != declared:
         raise InputError(f"PLY header declares {declared} vertices but {len(points)} could be read", path)
-    normals = np.asarray(cloud.normals, dtype=np.float64) if cloud.has_normals() else None
     return make_point_cloud(points, normals, source=path)
 
 
@@ -443,14 +439,19 @@ def _read_npz(path: Path, options: ReadOptions) -> PointCloud:
 
 @READERS.register(".pcd")
 def _read_pcd(path: Path, options: ReadOptions) -> PointCloud:
-    import open3d as o3d
-
-    cloud = o3d.io.read_point_cloud(str(path), format="pcd")
-    points = np.asarray(cloud.points, dtype=np.float64)
+    points, normals = _open3d_points(path, "pcd")
     if len(points) == 0:
         raise InputError("has no points (or is not a readable PCD file)", path)
-    normals = np.asarray(cloud.normals, dtype=np.float64) if cloud.has_normals() else None
     return make_point_cloud(points, normals, source=path)
+
+
+def _open3d_points(path: Path, file_format: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N, 3) points and their (N, 3) normals (None without normals) as Open3D reads them."""
+    import open3d as o3d
+
+    cloud = o3d.io.read_point_cloud(str(path), format=file_format)
+    normals = np.asarray(cloud.normals, dtype=np.float64) if cloud.has_normals() else None
+    return np.asarray(cloud.points, dtype=np.float64), normals
 
 
 def _short(exc: BaseException) -> str:

@@ -10,14 +10,17 @@ half-written checkpoint behind.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
 from sdfrecon.base.atomic import atomic_write
-from sdfrecon.base.errors import InputError
+from sdfrecon.base.errors import ConfigError, InputError
 
 FORMAT_VERSION = 1
+
+RESUMABLE_KEYS = ("mesh", "device")
+"""Top-level config keys that may change when a run is resumed (the rest is the checkpoint's)."""
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
@@ -43,3 +46,23 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         raise InputError(f"is not an sdfrecon checkpoint (format version {FORMAT_VERSION})", path)
     return state
+
+
+def load_for_resume(path: str | Path, overrides: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The checkpoint at ``path``, for ``--resume``, after checking ``overrides`` change only
+    :data:`RESUMABLE_KEYS`.
+
+    Raises
+    ------
+    ConfigError
+        No checkpoint there, or ``overrides`` change more than mesh and device options.
+    InputError
+        Not a readable checkpoint.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"--resume: no checkpoint {path} to continue")
+    changed = sorted(k for o in overrides for k in o if k not in RESUMABLE_KEYS)
+    if changed:
+        raise ConfigError(f"--resume: only mesh and device options may change, not {', '.join(changed)}")
+    return load_checkpoint(path)

@@ -31,7 +31,7 @@ import trimesh
 
 from sdfrecon import __version__
 from sdfrecon.base.atomic import atomic_write_text
-from sdfrecon.base.checkpoint import load_checkpoint
+from sdfrecon.base.checkpoint import load_checkpoint, load_for_resume
 from sdfrecon.base.configtools import merge_all, to_dict
 from sdfrecon.base.device import resolve_device
 from sdfrecon.base.errors import ConfigError, InputError, NoSurfaceError, OutputExistsError
@@ -53,8 +53,6 @@ log = logging.getLogger(__name__)
 MODES = ("smooth", "deform", "morph")
 """``sdfrecon evolve`` modes and the speeds they use."""
 MODE_FLOW = {"smooth": "mean_curvature", "deform": "vector_field", "morph": "morph"}
-RESUMABLE_KEYS = ("mesh", "device")
-"""Config keys that may change when a run is resumed (the rest is the checkpoint's)."""
 
 
 # ------------------------------------------------------------------- shapes
@@ -580,12 +578,7 @@ def evolve_checkpoints(mode: str, inputs: Sequence[str | Path], output: str | Pa
 
 
 def _resume_config(files: EvolveFiles, overrides: Sequence[dict[str, Any]]) -> tuple[EvolveConfig, dict[str, Any]]:
-    if not files.checkpoint.exists():
-        raise ConfigError(f"--resume: no checkpoint {files.checkpoint} to continue")
-    changed = sorted(k for o in overrides for k in o if k not in RESUMABLE_KEYS)
-    if changed:
-        raise ConfigError(f"--resume: only mesh and device options may change, not {', '.join(changed)}")
-    state = load_checkpoint(files.checkpoint)
+    state = load_for_resume(files.checkpoint, overrides)
     if "evolve_config" not in state:
         raise InputError("is not an evolution checkpoint", files.checkpoint)
     return evolve_config_from_dict(merge_all([state["evolve_config"], *overrides])), state

@@ -27,7 +27,7 @@ import numpy as np
 import trimesh
 
 from sdfrecon.base.atomic import atomic_write_text
-from sdfrecon.base.checkpoint import load_checkpoint
+from sdfrecon.base.checkpoint import load_for_resume
 from sdfrecon.base.configtools import merge_all, to_dict
 from sdfrecon.base.errors import ConfigError
 from sdfrecon.base.run_files import RunFiles, write_json
@@ -36,10 +36,6 @@ from sdfrecon.datasets.readers import ReadOptions
 from sdfrecon.meshing.io import check_mesh_path, check_mesh_precision, write_mesh
 from sdfrecon.pipeline.config import ReconConfig, config_from_dict, default_preset, dump_config, resolve_config
 from sdfrecon.pipeline.reconstruct import reconstruct
-
-RESUMABLE_KEYS = ("mesh", "device")
-"""Top-level config keys that may change when a run is resumed (the rest is the checkpoint's)."""
-
 
 @dataclass
 class RunOutcome:
@@ -75,12 +71,7 @@ def resume_config(files: RunFiles, overrides: Sequence[dict[str, Any]] = ()) -> 
     ConfigError
         No checkpoint, or ``overrides`` change more than mesh and device options.
     """
-    if not files.checkpoint.exists():
-        raise ConfigError(f"--resume: no checkpoint {files.checkpoint} to continue")
-    changed = sorted(k for o in overrides for k in o if k not in RESUMABLE_KEYS)
-    if changed:
-        raise ConfigError(f"--resume: only mesh and device options may change, not {', '.join(changed)}")
-    state = load_checkpoint(files.checkpoint)
+    state = load_for_resume(files.checkpoint, overrides)
     return config_from_dict(merge_all([state["config"], *overrides])), state
 
 
