@@ -210,3 +210,7 @@ def test_ply_point_cloud_with_an_empty_face_element_of_several_lists(tmp_path):
     cloud = read_point_cloud(path)
     np.testing.assert_allclose(cloud.points, points, rtol=1e-6)
     np.testing.assert_allclose(cloud.normals, normals, atol=1e-6)
+    truncated = tmp_path / "vcg_truncated.ply"
+    truncated.write_bytes(header.encode() + body.tobytes()[: 300 * record.itemsize])
+    with pytest.raises(InputError, match="declares 500 vertices"):
+        read_point_cloud(truncated)

@@ -1,7 +1,10 @@
 """Projection of mesh vertices onto the input points."""
 
 import numpy as np
+import pytest
 import trimesh
+
+from sdfrecon.base.errors import ConfigError
 
 from sdfrecon.datasets.synthetic import sphere_points
 from sdfrecon.meshing.refine import RefineConfig, project_to_points
@@ -75,3 +78,9 @@ def test_the_two_sides_of_a_thin_wall_never_meet():
     assert gap_after < 0.8 * gap_before  # ...and still move towards the true faces
     merged = trimesh.Trimesh(refined.vertices, refined.faces, process=True)
     assert len(merged.vertices) == len(refined.vertices)  # no two vertices coincide
+
+
+@pytest.mark.parametrize("bad", [{"gap_fraction": 0.5}, {"gap_fraction": 0.0}, {"sheet_tolerance": 0.0}])
+def test_sheet_options_out_of_range_are_refused(bad):
+    with pytest.raises(ConfigError, match="sheet_tolerance|gap_fraction"):
+        RefineConfig(enabled=True, **bad).validate("mesh.refine")
