@@ -2,11 +2,11 @@
 
 Run:  nice -n 15 env OMP_NUM_THREADS=1 .venv/bin/python -m bench.evolve_smoothing
           [--shapes bunny,fandisk,fertility,srb_lord_quas] [--times 0,0.0002,0.0005,0.001]
-          [--noise 0.005] [--preset cpu] [--samples 100000] [-o DIR]
+          [--noise 0.005] [--preset cpu] [--recon-preset default] [--samples 100000] [-o DIR]
 
 For each shared shape: add Gaussian noise of ``--noise`` x the ground truth's
 bounding-box diagonal to its scan (positions only; the normals are kept),
-reconstruct it with the ``default`` preset (``sdfrecon.pipeline``), then evolve the
+reconstruct it with ``--recon-preset`` (``sdfrecon.pipeline``), then evolve the
 trained field under mean-curvature flow (``sdfrecon.pipeline.evolve``, ``--preset``)
 and mesh it at ``--times``. Reported: Chamfer-L1 to the *clean* ground truth of
 the reconstruction and of each smoothed mesh, their ratio to the reconstruction
@@ -47,8 +47,9 @@ def _train_seconds(record: dict) -> float:
     return float(seconds.get("train_total_including_resumed", seconds["train"]))
 
 
-def noisy_reconstruction(shape, noise: float, folder: Path, seed: int) -> tuple[RunFiles, trimesh.Trimesh, float]:
-    """Reconstruct the noisy scan of ``shape`` with the default preset (resumed if done)."""
+def noisy_reconstruction(shape, noise: float, folder: Path, seed: int, preset: str = "default",
+                         overrides: list[dict] | None = None) -> tuple[RunFiles, trimesh.Trimesh, float]:
+    """Reconstruct the noisy scan of ``shape`` with ``preset`` (resumed if done)."""
     cloud, gt = load_shape(shape, seed=seed)
     diag = bbox_diagonal(np.asarray(gt.vertices))
     rng = np.random.default_rng(seed)
@@ -61,7 +62,7 @@ def noisy_reconstruction(shape, noise: float, folder: Path, seed: int) -> tuple[
         cfg, state = resume_config(files)
         outcome = run_reconstruction(noisy, cfg, files, resume_state=state)
     else:
-        outcome = run_reconstruction(noisy, resolve_config("default", [{"seed": seed}]), files)
+        outcome = run_reconstruction(noisy, resolve_config(preset, [{"seed": seed}, *(overrides or [])]), files)
     return files, gt, _train_seconds(outcome.record)
 
 
@@ -73,6 +74,10 @@ def main() -> int:
     parser.add_argument("--preset", default="cpu", help="evolution preset")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="evolution config override (repeatable)")
+    parser.add_argument("--recon-preset", default="default",
+                        help="reconstruction preset (e.g. hashgrid, which keeps more of the noise than default)")
+    parser.add_argument("--recon-set", dest="recon_overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="reconstruction config override (repeatable)")
     parser.add_argument("--samples", type=int, default=100_000, help="surface samples per mesh for Chamfer")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT)
@@ -86,7 +91,8 @@ def main() -> int:
     rows = []
     for shape in shapes:
         folder = args.output / shape.name
-        files, gt, recon_seconds = noisy_reconstruction(shape, args.noise, folder, args.seed)
+        files, gt, recon_seconds = noisy_reconstruction(shape, args.noise, folder, args.seed, args.recon_preset,
+                                                        [parse_override(t) for t in args.recon_overrides])
         diag = bbox_diagonal(np.asarray(gt.vertices))
         recon = trimesh.load(files.mesh, force="mesh", process=False)
         base = compare_meshes(recon, gt, samples=args.samples, seed=args.seed).chamfer_l1

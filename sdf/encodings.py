@@ -9,7 +9,7 @@ starts from the same shape whatever the encoding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import torch
@@ -27,6 +27,11 @@ class EncodingConfig(ComponentConfig):
 
     name: str = "none"
     registry: ClassVar[Registry] = ENCODINGS
+
+    def fitted_to_spacing(self, spacing: float) -> "EncodingConfig":
+        """This config for input points ``spacing`` apart (unit frame: the median distance
+        to the 8th nearest point). Encodings that do not depend on it return themselves."""
+        return self
 
 
 @dataclass
@@ -60,6 +65,18 @@ class FourierEncodingConfig(EncodingConfig):
     anneal_until: float = 0.0
     """Fraction of training by which all octaves are switched on, low ones first
     (coarse-to-fine; Nerfies' windowed encoding). 0 = all on from the start."""
+    min_period: float = 0.0
+    """Leave out the octaves whose period (``2 / 2^k`` in the unit frame) is shorter than
+    this many point spacings of the input (the median distance to the 8th nearest point).
+    Samples that far apart cannot pin down such detail, and the field fills it with lumps
+    between them; dense scans keep every octave. 0 keeps all."""
+
+    def fitted_to_spacing(self, spacing: float) -> "FourierEncodingConfig":
+        if self.min_period <= 0 or not spacing > 0:
+            return self
+        periods = 2.0 / 2.0 ** torch.arange(self.num_frequencies, dtype=torch.float64)
+        keep = max(1, int((periods >= self.min_period * spacing).sum()))
+        return replace(self, num_frequencies=min(keep, self.num_frequencies))
 
 
 class FourierEncoding(nn.Module):

@@ -75,3 +75,29 @@ def test_record_contents(sphere_run):
     assert rec["train"]["steps"] == 150 and "total" in rec["train"]["final_losses"]
     assert rec["config"]["train"]["iterations"] == 150
     assert rec["mesh"]["peak_memory_mb"]["host"] > 0
+
+
+def test_sparse_cloud_trains_fewer_octaves_and_resumes_with_them(tmp_path):
+    """The default drops the Fourier octaves a sparse cloud cannot pin down; the config
+    written beside the mesh, the record and the checkpoint all hold the fitted encoding,
+    so resuming rebuilds the same network."""
+    from sdfrecon.base.checkpoint import load_checkpoint
+    import trimesh
+
+    from sdfrecon.pipeline.run import reconstruct_file
+
+    overrides = [{"device": TEST_DEVICE, "train": {"iterations": 20, "checkpoint_every": 10}, "mesh": {"resolution": 32}}]
+    octaves = {}
+    for name, count in [("dense", 5000), ("sparse", 1000)]:
+        pts, _ = sphere_points(count, radius=1.0, seed=0)
+        scan = tmp_path / f"{name}.ply"
+        trimesh.PointCloud(pts).export(scan)
+        (outcome,) = reconstruct_file(scan, tmp_path / f"{name}_mesh.ply", overrides=overrides, progress=False)
+        octaves[name] = outcome.record["config"]["field"]["encoding"]["num_frequencies"]
+        assert f"num_frequencies: {octaves[name]}" in outcome.files.config.read_text()
+        state = load_checkpoint(outcome.files.checkpoint)
+        assert state["config"]["field"]["encoding"]["num_frequencies"] == octaves[name]
+    assert octaves == {"dense": 4, "sparse": 3}
+    (again,) = reconstruct_file(tmp_path / "sparse.ply", tmp_path / "sparse_mesh.ply", overrides=[{"mesh": {"resolution": 24}}],
+                                resume=True, overwrite=False, progress=False)
+    assert again.record["config"]["field"]["encoding"]["num_frequencies"] == 3

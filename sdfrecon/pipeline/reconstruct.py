@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 import trimesh
 
 from sdfrecon.datasets.normalize import Normalization
 from sdfrecon.datasets.inputs import TrainingData
 from sdfrecon.datasets.sampling import SAMPLERS
-from sdfrecon.datasets.point_geometry import prepare_normals
+from sdfrecon.datasets.point_geometry import local_spacing, prepare_normals
 from sdfrecon.meshing.extract import extract_mesh
 from sdfrecon.meshing.refine import project_to_points
 from sdfrecon.meshing.memory import peak_memory_mb
@@ -54,12 +55,16 @@ class Reconstruction:
         World <-> unit frame transform used.
     record : dict
         JSON-ready run record: config, device, seconds per phase, final losses.
+    config : ReconConfig, optional
+        The config the field was trained with: the one given, fitted to the input
+        (e.g. the Fourier octaves a sparse cloud supports).
     """
 
     mesh: trimesh.Trimesh
     field: NeuralField
     normalization: Normalization
     record: dict[str, Any] = dataclasses.field(default_factory=dict)
+    config: ReconConfig | None = None
 
 
 def build_field_seeded(cfg: ReconConfig, device: torch.device | str = "cpu") -> NeuralField:
@@ -112,6 +117,7 @@ def reconstruct(
         normalization = Normalization.from_dict(resume["normalization"])
     unit = data.transformed(normalization)
     unit, normals_note = _prepare_normals(unit, cfg)
+    cfg = _fit_to_spacing(cfg, unit)
     extent = unit.extent_points()
     lo, hi = extent.min(axis=0), extent.max(axis=0)
     callbacks = [step_callback] if step_callback is not None else []
@@ -176,7 +182,7 @@ def reconstruct(
     }
     if prior_record is not None:
         record["prior"] = prior_record
-    return Reconstruction(mesh=mesh, field=model, normalization=normalization, record=record)
+    return Reconstruction(mesh=mesh, field=model, normalization=normalization, record=record, config=cfg)
 
 
 def _prepare_normals(unit: TrainingData, cfg: ReconConfig) -> tuple[TrainingData, str]:
@@ -185,6 +191,20 @@ def _prepare_normals(unit: TrainingData, cfg: ReconConfig) -> tuple[TrainingData
         return unit, ""
     normals, oriented, note = prepare_normals(unit.points, unit.normals, cfg.data.normals)
     return dataclasses.replace(unit, normals=normals, normals_oriented=oriented), note
+
+
+def _fit_to_spacing(cfg: ReconConfig, unit: TrainingData) -> ReconConfig:
+    """``cfg`` with its encoding fitted to the point spacing of ``unit`` (point clouds;
+    e.g. the Fourier octaves a sparse cloud can support); the record and checkpoint
+    keep the fitted config, so a resumed run rebuilds the same network."""
+    if unit.kind != "points" or len(unit.points) < 2:
+        return cfg
+    spacing = float(np.median(local_spacing(unit.points, 8)))
+    encoding = cfg.field.encoding.fitted_to_spacing(spacing)
+    if encoding == cfg.field.encoding:
+        return cfg
+    log.info("point spacing %.4g (unit frame): encoding %s", spacing, encoding)
+    return dataclasses.replace(cfg, field=dataclasses.replace(cfg.field, encoding=encoding))
 
 
 def _refine(mesh: trimesh.Trimesh, unit: TrainingData, cell: float, cfg: ReconConfig):

@@ -108,6 +108,7 @@ def run_reconstruction(data: TrainingData, cfg: ReconConfig, files: RunFiles, *,
     empty = len(result.mesh.faces) == 0
     if not empty:  # an empty mesh file would pass for a result; the warning was logged
         write_mesh(result.mesh, files.mesh)
+    cfg = result.config or cfg  # as trained: fitted to the input
     atomic_write_text(files.config, dump_config(cfg))
     record = result.record
     record["seconds"] = {**before, **record["seconds"], "write": round(time.perf_counter() - t_done, 3)}

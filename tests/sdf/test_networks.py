@@ -40,3 +40,15 @@ def test_fourier_encoding_shape_and_identity_prefix():
     assert y.shape == (7, 3 + 18)
     assert torch.equal(y[:, :3], x)
     np.testing.assert_allclose(y[:, 3].numpy(), np.sin(np.pi * x[:, 0].numpy()), atol=1e-6)
+
+
+@pytest.mark.parametrize("spacing, octaves", [(0.01, 4), (0.12, 4), (0.13, 3), (0.3, 2), (5.0, 1)])
+def test_fourier_octaves_fitted_to_point_spacing(spacing, octaves):
+    """An octave stays when its period 2 / 2^k (unit frame) spans >= min_period spacings;
+    at least one stays."""
+    from sdfrecon.sdf.encodings import FourierEncodingConfig
+
+    cfg = FourierEncodingConfig(num_frequencies=4, min_period=2.0)
+    assert cfg.fitted_to_spacing(spacing).num_frequencies == octaves
+    assert cfg.fitted_to_spacing(spacing).fitted_to_spacing(spacing) == cfg.fitted_to_spacing(spacing)
+    assert FourierEncodingConfig(num_frequencies=4).fitted_to_spacing(spacing).num_frequencies == 4
