@@ -228,6 +228,11 @@ def method_overrides(method: str, args: argparse.Namespace) -> list[dict]:
     return out
 
 
+def method_label(method: str) -> str:
+    """A method's name for tables and file names: a preset's name, a YAML file's stem."""
+    return Path(method).stem if method.endswith((".yaml", ".yml")) else method
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", default=",".join(REAL_INPUTS), help="shared .csl inputs (default all)")
@@ -256,13 +261,13 @@ def main() -> None:
             rows.append(row)
             if mesh is not None and args.save is not None:
                 args.save.mkdir(parents=True, exist_ok=True)
-                mesh.export(args.save / f"{item.name}_{method}.ply")
+                mesh.export(args.save / f"{item.name}_{method_label(method)}.ply")
             print(f"{item.name} {method}: CD {row['chamfer_pct']:.3f}% NC {row['nc']:.3f} IoU {row['iou']:.3f} "
                   f"({seconds:.0f} s)", file=sys.stderr, flush=True)
     budget = ", ".join(args.set) or "presets as shipped"
     print(f"\nSlices vs references, CPU, iterations {args.iterations or 'as preset'}, {budget}; Chamfer-L1 in % of "
           f"the reference diagonal, normal consistency, volumetric IoU ({args.samples} samples), wall seconds:\n")
-    print("| input | slices | " + " | ".join(f"{m} CD% / NC / IoU / s" for m in methods) + " |")
+    print("| input | slices | " + " | ".join(f"{method_label(m)} CD% / NC / IoU / s" for m in methods) + " |")
     print("|---|---|" + "---|" * len(methods))
     for item in items:
         cells = []
@@ -271,7 +276,7 @@ def main() -> None:
             cells.append("n/a" if np.isnan(r["seconds"]) else
                          f"{r['chamfer_pct']:.3f} / {r['nc']:.3f} / {r['iou']:.3f} / {r['seconds']:.0f}")
         print(f"| {item.name} | {item.origin} | " + " | ".join(cells) + " |")
-    out = Path(__file__).resolve().parent / "results" / f"slices_{'_'.join(methods)}.json"
+    out = Path(__file__).resolve().parent / "results" / f"slices_{'_'.join(method_label(m) for m in methods)}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))
 
