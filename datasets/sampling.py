@@ -70,6 +70,9 @@ class SampleBatch:
     spacing : dict of str -> (n_g,) float32 Tensor
         Input point spacing (distance to the 8th neighbour) at the input point
         nearest to each sample, unit frame, for groups with distances.
+    outside : dict of str -> (n_g,) bool Tensor
+        Samples known to lie outside the shape whatever the normals say (reached from
+        the box's boundary through free space; ``flood_fill``), for groups with distances.
     oriented : bool
         Whether the normals' (and distances') signs are trusted.
     """
@@ -79,6 +82,7 @@ class SampleBatch:
     labels: dict[str, torch.Tensor] = field(default_factory=dict)
     distances: dict[str, torch.Tensor] = field(default_factory=dict)
     spacing: dict[str, torch.Tensor] = field(default_factory=dict)
+    outside: dict[str, torch.Tensor] = field(default_factory=dict)
     oriented: bool = True
 
 
@@ -131,6 +135,21 @@ class SurfaceSamplerConfig(SamplerConfig):
     input's median point spacing (distance to the 8th neighbour, unit frame) is below
     this: estimates from a sparse cloud are poor and measurably hurt (a 1,000-point
     scan's neighbourhoods span a tenth of the shape). 0 = always."""
+    flood_fill: bool = False
+    """Without trusted normals, label the pool samples that the box's boundary reaches
+    through free space (a voxel flood fill around the thickened points,
+    :mod:`sdfrecon.datasets.free_space`) as outside; the ``clearance`` term then wants
+    the field positive there, not just away from zero. It stops membranes across the
+    mouths of deep concavities (a blind bore). Skipped when the fill encloses no
+    interior (an open scan lets the flood in; thin parts have none)."""
+    flood_radius: float = 1.5
+    """Thickening of the points for the flood fill, in median point spacings (distance
+    to the 8th neighbour): gaps between neighbours up to twice this close."""
+    flood_min_interior: float = 0.05
+    """The labels are used only when the enclosed interior is at least this share of
+    the points' convex-hull volume."""
+    flood_resolution: int = 128
+    """Voxels per side of the flood-fill grid (over the sampling cube)."""
     orient_at: float = 0.0
     """Normals of unknown sign (estimated, or given inconsistently) are oriented by the
     field at this fraction of training: each flips to point where the field grows. The
@@ -151,6 +170,8 @@ class SurfaceSamplerConfig(SamplerConfig):
             raise ConfigError(f"{path}.exterior_margin: must be >= 0")
         if self.pool_points < 1024 or self.splat_radius < 0:
             raise ConfigError(f"{path}: pool_points must be >= 1024 and splat_radius >= 0")
+        if self.flood_radius <= 0 or not 0.0 <= self.flood_min_interior < 1.0 or self.flood_resolution < 16:
+            raise ConfigError(f"{path}: flood_radius must be > 0, flood_min_interior in [0, 1), flood_resolution >= 16")
         if not 0.0 <= self.orient_at < 1.0:
             raise ConfigError(f"{path}.orient_at: must lie in [0, 1), got {self.orient_at}")
 
@@ -239,6 +260,10 @@ class SurfaceSampler:
                 raise ValueError("distance_targets needs normals (given or estimated)")
             self._geometry = (np.asarray(points, dtype=np.float64), sigma)
             self.pools = self._distance_pools(np.asarray(normals, dtype=np.float64), np.random.default_rng([seed, 7]))
+        self.outside: dict[str, torch.Tensor] = {}
+        self.flood_note = ""
+        if cfg.flood_fill and self.pools and not self.oriented:
+            self.outside, self.flood_note = self._flood_labels()
         groups = ["surface"]
         if cfg.uniform_points:
             groups.append("uniform")
@@ -282,6 +307,30 @@ class SurfaceSampler:
                                  for a in (at, distance, spacing[nearest]))
         return pools
 
+    def _flood_labels(self) -> tuple[dict[str, torch.Tensor], str]:
+        """Outside labels for the pool samples (``flood_fill``), and a note for the log."""
+        from sdfrecon.datasets.free_space import flood_exterior
+        from sdfrecon.datasets.point_geometry import local_spacing
+
+        cfg = self.cfg
+        points = self._geometry[0]
+        spacing = float(np.median(local_spacing(points, 8)))
+        free = flood_exterior(points, cfg.flood_radius * spacing, half_side=cfg.domain,
+                              resolution=cfg.flood_resolution)
+        if free.interior_share < cfg.flood_min_interior:
+            return {}, f"flood fill: no enclosed interior ({free.interior_share:.3f} of the hull), no outside labels"
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(points)
+        labels = {}
+        for group, (at, _, _) in self.pools.items():
+            at = at.cpu().numpy().astype(np.float64)
+            mask = free.outside(at, tree.query(at, k=1, workers=-1)[0])
+            labels[group] = torch.as_tensor(mask, device=self.device)
+        share = float(torch.cat(list(labels.values())).float().mean())
+        return labels, (f"flood fill: interior {free.interior_share:.3f} of the hull; "
+                        f"{100 * share:.0f} % of pool samples labelled outside")
+
     def observe_field(self, fraction: float, field) -> None:
         """Trainer hook, every step: at ``orient_at``, orient the normals by ``field``."""
         if self.cfg.orient_at > 0 and not self.oriented and fraction >= self.cfg.orient_at:
@@ -311,6 +360,8 @@ class SurfaceSampler:
         batch.points[group] = pool[pick]
         batch.distances[group] = distance[pick]
         batch.spacing[group] = spacing[pick]
+        if group in self.outside:
+            batch.outside[group] = self.outside[group][pick]
 
     def _indices(self, count: int) -> torch.Tensor:
         return torch.randint(len(self.points), (count,), device=self.device, generator=self.generator)

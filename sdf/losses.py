@@ -167,7 +167,9 @@ class ClearanceTermConfig(LossTermConfig):
     ``margin`` times the local point spacing ``s`` (the sampler's ``distance_targets``).
     Sign-agnostic, so it holds for any input; it stops membranes across gaps, under
     tables and through handles that surface and eikonal terms alone tolerate, and
-    leaves the band near the data (where the spacing says a surface may pass) free."""
+    leaves the band near the data (where the spacing says a surface may pass) free.
+    Samples the sampler knows to be outside (``sampler.flood_fill``) want ``f >= c``
+    instead of ``|f| >= c``."""
 
     name: str = "clearance"
     groups: list[str] = field(default_factory=lambda: ["near", "uniform"])
@@ -183,7 +185,15 @@ def clearance_term(cfg: ClearanceTermConfig, probe: FieldProbe) -> torch.Tensor 
     distance = torch.cat([probe.batch.distances[g] for g in groups]).abs()
     spacing = torch.cat([probe.batch.spacing[g] for g in groups])
     clearance = (distance - cfg.margin * spacing).clamp_min(0.0)
-    return torch.relu(clearance - probe.sdf(groups).abs()).mean()
+    value = probe.sdf(groups)
+    if any(g in probe.batch.outside for g in groups):
+        # Known outside (flood fill): positive, not just away from zero.
+        outside = torch.cat([probe.batch.outside[g] if g in probe.batch.outside else
+                             torch.zeros_like(probe.batch.distances[g], dtype=torch.bool) for g in groups])
+        value = torch.where(outside, value, value.abs())
+    else:
+        value = value.abs()
+    return torch.relu(clearance - value).mean()
 
 
 @dataclass

@@ -131,6 +131,9 @@ def reconstruct(
 
         model, prior_record = apply_prior(model, unit, cfg, device, lo, hi, fit=resume is None)
     sampler = SAMPLERS.build(cfg.sampler, data=unit, device=device, seed=cfg.seed)
+    flood_note = getattr(sampler, "flood_note", "")
+    if flood_note:
+        log.info("%s", flood_note)
     losses = LossSet(cfg.loss, cfg.train.iterations)
     _check_groups(cfg, sampler.groups)
     trainer = Trainer(
@@ -160,7 +163,8 @@ def reconstruct(
     t_mesh = time.perf_counter()
     record = {
         "sdfrecon": __version__,
-        "input": {**data.summary(), **({"normals_used": normals_note} if normals_note else {})},
+        "input": {**data.summary(), **({"normals_used": normals_note} if normals_note else {}),
+                  **({"flood_fill": flood_note} if flood_note else {})},
         "device": str(device),
         "host": {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version()},
         "seconds": {

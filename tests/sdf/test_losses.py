@@ -135,3 +135,16 @@ def test_distance_term_clamp_is_a_bound_beyond_it():
     assert value(0.3).item() == 0.0  # beyond the bound on the right side: free
     assert value(0.05).item() == pytest.approx(0.05)  # inside the bound: pulled to 0.1
     assert value(-0.3).item() == pytest.approx(0.4)  # wrong side: pulled all the way
+
+
+def test_clearance_wants_known_outside_samples_positive():
+    """|f| >= c for unlabelled samples; f >= c where the sampler knows the sample is outside."""
+    points = torch.tensor([[0.0, 0.0, 0.0], [0.1, 0.0, 0.0]])  # inside the 0.5-sphere: f = -0.5, -0.4
+    batch = SampleBatch(points={"surface": torch.zeros(0, 3), "uniform": points},
+                        distances={"uniform": torch.tensor([0.3, 0.3])}, spacing={"uniform": torch.tensor([0.0, 0.0])})
+    losses = _losses({"clearance": {"weight": 1.0, "groups": ["uniform"]}, "offsurface": {"weight": 0}})
+    plain = losses(FieldProbe(SphereSDF(), batch, differentiable_inputs=True), step=0).unweighted["clearance"]
+    assert plain.item() == pytest.approx(0.0)  # |f| = 0.5, 0.4 >= 0.3
+    batch.outside["uniform"] = torch.tensor([True, False])
+    signed = losses(FieldProbe(SphereSDF(), batch, differentiable_inputs=True), step=0).unweighted["clearance"]
+    assert signed.item() == pytest.approx((0.3 + 0.5) / 2)  # relu(0.3 - (-0.5)) on the labelled sample only

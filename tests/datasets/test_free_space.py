@@ -1,0 +1,73 @@
+"""Flood fill of the free space around a point cloud: a blind bore is outside, a closed
+solid's inside is not, and an open scan gives no labels at all."""
+
+import numpy as np
+import pytest
+import torch
+
+from sdfrecon.datasets.free_space import flood_exterior
+from sdfrecon.datasets.point_geometry import local_spacing
+from sdfrecon.datasets.sampling import SurfaceSampler, SurfaceSamplerConfig
+
+
+def _cup_points(count: int = 30_000, seed: int = 0) -> np.ndarray:
+    """Points on a solid cylinder (radius 0.8, z in [-0.8, 0.8]) with a blind bore
+    (radius 0.35, from the top down to z = -0.3), from marching cubes of its SDF."""
+    import trimesh
+    from skimage.measure import marching_cubes
+
+    n = 96
+    axis = np.linspace(-1.0, 1.0, n)
+    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
+    r = np.hypot(x, y)
+    solid = np.maximum(r - 0.8, np.abs(z) - 0.8)
+    bore = np.maximum(r - 0.35, -0.3 - z)  # inside the bore: r < 0.35 and z > -0.3
+    sdf = np.maximum(solid, -bore)
+    verts, faces, _, _ = marching_cubes(sdf, 0.0, spacing=(axis[1] - axis[0],) * 3)
+    mesh = trimesh.Trimesh(verts - 1.0, faces)
+    return np.asarray(trimesh.sample.sample_surface(mesh, count, seed=seed)[0])
+
+
+def test_blind_bore_is_outside_and_the_wall_is_not():
+    points = _cup_points()
+    spacing = float(np.median(local_spacing(points, 8)))
+    free = flood_exterior(points, 1.5 * spacing)
+    assert free.interior_share > 0.2
+    probes = np.array([[0.0, 0.0, 0.2],    # on the bore's axis, 0.35 from its wall: outside
+                       [0.0, 0.0, 1.05],   # above the cup
+                       [0.58, 0.0, 0.0],   # inside the wall (between bore and mantle)
+                       [0.0, 0.0, -0.6]])  # in the solid floor below the bore
+    distance = np.array([0.35, 0.25, 0.2, 0.2])
+    assert free.outside(probes, distance).tolist() == [True, True, False, False]
+
+
+def test_open_scan_gives_no_outside_labels():
+    """Half a sphere: the flood reaches everything, no interior is enclosed, and the
+    sampler gives no labels (the clearance term stays sign-agnostic)."""
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=(20_000, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    half = 0.8 * d[d[:, 2] > 0]
+    assert flood_exterior(half, 1.5 * float(np.median(local_spacing(half, 8)))).interior_share < 0.01
+    cfg = SurfaceSamplerConfig(distance_targets=True, pool_points=4096, flood_fill=True)
+    sampler = SurfaceSampler(cfg, half, d[d[:, 2] > 0], torch.device("cpu"), seed=0, oriented=False)
+    assert sampler.outside == {} and "no enclosed interior" in sampler.flood_note
+
+
+def test_sampler_labels_pool_samples_of_a_closed_cup():
+    points = _cup_points(20_000)
+    from sdfrecon.datasets.point_geometry import pca_normals
+
+    cfg = SurfaceSamplerConfig(distance_targets=True, pool_points=8192, flood_fill=True)
+    sampler = SurfaceSampler(cfg, points, pca_normals(points), torch.device("cpu"), seed=0, oriented=False)
+    assert set(sampler.outside) == {"near", "uniform"}
+    at = sampler.pools["uniform"][0]
+    labelled = at[sampler.outside["uniform"]]
+    radius = labelled[:, :2].norm(dim=1)
+    in_bore = (radius < 0.3) & (labelled[:, 2] > -0.2) & (labelled[:, 2] < 0.75)
+    in_solid = (radius > 0.45) & (radius < 0.7) & (labelled[:, 2].abs() < 0.7)
+    assert in_bore.sum() > 20 and in_solid.sum() == 0
+    batch = sampler.sample()
+    assert batch.outside["uniform"].dtype == torch.bool and len(batch.outside["uniform"]) == cfg.uniform_points
+    with pytest.raises(Exception):
+        SurfaceSamplerConfig(flood_radius=0).validate("sampler")
