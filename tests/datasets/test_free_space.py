@@ -10,18 +10,18 @@ from sdfrecon.datasets.point_geometry import local_spacing
 from sdfrecon.datasets.sampling import SurfaceSampler, SurfaceSamplerConfig
 
 
-def _cup_points(count: int = 30_000, seed: int = 0) -> np.ndarray:
+def _cup_points(count: int = 30_000, seed: int = 0, bore_radius: float = 0.35, bore_bottom: float = -0.3,
+                n: int = 96) -> np.ndarray:
     """Points on a solid cylinder (radius 0.8, z in [-0.8, 0.8]) with a blind bore
-    (radius 0.35, from the top down to z = -0.3), from marching cubes of its SDF."""
+    (``bore_radius``, from the top down to ``bore_bottom``), from marching cubes of its SDF."""
     import trimesh
     from skimage.measure import marching_cubes
 
-    n = 96
     axis = np.linspace(-1.0, 1.0, n)
     x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
     r = np.hypot(x, y)
     solid = np.maximum(r - 0.8, np.abs(z) - 0.8)
-    bore = np.maximum(r - 0.35, -0.3 - z)  # inside the bore: r < 0.35 and z > -0.3
+    bore = np.maximum(r - bore_radius, bore_bottom - z)  # inside the bore
     sdf = np.maximum(solid, -bore)
     verts, faces, _, _ = marching_cubes(sdf, 0.0, spacing=(axis[1] - axis[0],) * 3)
     mesh = trimesh.Trimesh(verts - 1.0, faces)
