@@ -78,6 +78,15 @@ class PointCloud:
         """JSON-ready description for run records."""
         return {"kind": self.kind, "source": self.source, "points": len(self), "normals": self.has_normals}
 
+    def subset(self, count: int, seed: int = 0) -> "PointCloud":
+        """``count`` of the points (with their normals), drawn at random without
+        replacement from ``seed``; the cloud itself when it has no more than that."""
+        if len(self) <= count:
+            return self
+        pick = np.sort(np.random.default_rng([seed, 11]).choice(len(self), size=count, replace=False))
+        return dataclasses.replace(self, points=self.points[pick],
+                                   normals=None if self.normals is None else self.normals[pick])
+
 
 def make_point_cloud(
     points: np.ndarray,

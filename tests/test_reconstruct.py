@@ -101,3 +101,22 @@ def test_sparse_cloud_trains_fewer_octaves_and_resumes_with_them(tmp_path):
     (again,) = reconstruct_file(tmp_path / "sparse.ply", tmp_path / "sparse_mesh.ply", overrides=[{"mesh": {"resolution": 24}}],
                                 resume=True, overwrite=False, progress=False)
     assert again.record["config"]["field"]["encoding"]["num_frequencies"] == 3
+
+
+def test_large_clouds_train_on_a_seeded_subset():
+    """data.max_points: a cloud above it trains on a random subset of that size (the same
+    subset for the same seed); the record says how many points were used."""
+    from sdfrecon.base.errors import ConfigError
+
+    pts, nrm = sphere_points(6000, radius=1.0, seed=0)
+    cloud = make_point_cloud(pts, nrm)
+    a, b = cloud.subset(2000, seed=3), cloud.subset(2000, seed=3)
+    assert len(a.points) == 2000 and np.array_equal(a.points, b.points) and np.array_equal(a.normals, b.normals)
+    assert not np.array_equal(a.points, cloud.subset(2000, seed=4).points)
+    assert cloud.subset(10_000) is cloud
+    cfg = resolve_config("default", [{"device": TEST_DEVICE, "data": {"max_points": 2000},
+                                      "train": {"iterations": 5, "checkpoint_every": 0}, "mesh": {"resolution": 32}}])
+    result = reconstruct(cloud, cfg, progress=False)
+    assert result.record["input"]["points"] == 6000 and result.record["input"]["points_used"] == 2000
+    with pytest.raises(ConfigError, match="max_points"):
+        resolve_config("default", [{"data": {"max_points": 500}}])

@@ -42,9 +42,16 @@ class DataConfig:
     not, PCA estimates of unknown sign when there are none), ``estimate`` (PCA,
     unknown sign), ``none`` (see sdfrecon.datasets.point_geometry)."""
 
+    max_points: int = 0
+    """Point clouds with more points than this train (and are projected onto) a random,
+    seeded subset of this many; 0 = all. The setup (normals, nearest neighbours, the
+    distance pools) grows with the count, the detail a 128-cell mesh can show does not."""
+
     def validate(self, path: str) -> None:
         if self.mesh_samples < 10:
             raise ConfigError(f"{path}.mesh_samples: must be >= 10, got {self.mesh_samples}")
+        if self.max_points < 0 or 0 < self.max_points < 1000:
+            raise ConfigError(f"{path}.max_points: must be 0 (all) or >= 1000, got {self.max_points}")
 
 
 @dataclass

@@ -116,6 +116,9 @@ def reconstruct(
     if resume is not None:
         normalization = Normalization.from_dict(resume["normalization"])
     unit = data.transformed(normalization)
+    if unit.kind == "points" and cfg.data.max_points and len(unit.points) > cfg.data.max_points:
+        log.info("training on %d of the %d points (data.max_points)", cfg.data.max_points, len(unit.points))
+        unit = unit.subset(cfg.data.max_points, seed=cfg.seed)
     unit, normals_note = _prepare_normals(unit, cfg)
     cfg = _fit_to_spacing(cfg, unit)
     extent = unit.extent_points()
@@ -164,7 +167,8 @@ def reconstruct(
     record = {
         "sdfrecon": __version__,
         "input": {**data.summary(), **({"normals_used": normals_note} if normals_note else {}),
-                  **({"flood_fill": flood_note} if flood_note else {})},
+                  **({"flood_fill": flood_note} if flood_note else {}),
+                  **({"points_used": len(unit.points)} if unit.kind == "points" and len(unit.points) < len(data.points) else {})},
         "device": str(device),
         "host": {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version()},
         "seconds": {
