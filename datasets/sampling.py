@@ -243,7 +243,8 @@ class SurfaceSampler:
         self.normals = None if normals is None else torch.as_tensor(normals, dtype=torch.float32, device=device)
         dist, neighbours = nearest_neighbours(points, cfg.knn_k)
         sigma = np.maximum(dist[:, -1] * cfg.sigma_scale, cfg.min_sigma)
-        spacing = float(np.median(dist[:, min(8, dist.shape[1] - 1)]))
+        point_spacing = dist[:, min(8, dist.shape[1] - 1)]  # distance to the 8th neighbour (local_spacing)
+        spacing = float(np.median(point_spacing))
         sparse = cfg.normals_max_spacing > 0 and spacing > cfg.normals_max_spacing
         # Normals the loss terms see: trusted ones always, unknown-sign ones only on dense input.
         self.train_normals = normals is not None and (oriented or not sparse)
@@ -258,7 +259,11 @@ class SurfaceSampler:
         if cfg.distance_targets:
             if normals is None:
                 raise ValueError("distance_targets needs normals (given or estimated)")
-            self._geometry = (np.asarray(points, dtype=np.float64), sigma)
+            from scipy.spatial import cKDTree
+
+            points64 = np.asarray(points, dtype=np.float64)
+            # Made once: the pools (and their remake in orient_by) and the flood fill share them.
+            self._geometry = (points64, sigma, point_spacing, cKDTree(points64))
             self.pools = self._distance_pools(np.asarray(normals, dtype=np.float64), np.random.default_rng([seed, 7]))
         self.outside: dict[str, torch.Tensor] = {}
         self.flood_note = ""
@@ -284,14 +289,10 @@ class SurfaceSampler:
         """``{group: (points (P, 3), distances (P,), spacing (P,))}`` for ``near`` and
         ``uniform``, on the device; new pool points from ``rng``, or the current ones (new
         distances) without."""
-        from scipy.spatial import cKDTree
-
-        from sdfrecon.datasets.point_geometry import local_spacing, splat_distance
+        from sdfrecon.datasets.point_geometry import splat_distance
 
         cfg = self.cfg
-        points, sigma = self._geometry
-        tree = cKDTree(points)
-        spacing = local_spacing(points, 8, tree)
+        points, sigma, spacing, tree = self._geometry
         radius = spacing * cfg.splat_radius
         if rng is not None:
             pick = rng.integers(len(points), size=cfg.pool_points)
@@ -310,18 +311,13 @@ class SurfaceSampler:
     def _flood_labels(self) -> tuple[dict[str, torch.Tensor], str]:
         """Outside labels for the pool samples (``flood_fill``), and a note for the log."""
         from sdfrecon.datasets.free_space import flood_exterior
-        from sdfrecon.datasets.point_geometry import local_spacing
 
         cfg = self.cfg
-        points = self._geometry[0]
-        spacing = float(np.median(local_spacing(points, 8)))
-        free = flood_exterior(points, cfg.flood_radius * spacing, half_side=cfg.domain,
+        points, _, spacing, tree = self._geometry
+        free = flood_exterior(points, cfg.flood_radius * float(np.median(spacing)), half_side=cfg.domain,
                               resolution=cfg.flood_resolution)
         if free.interior_share < cfg.flood_min_interior:
             return {}, f"flood fill: no enclosed interior ({free.interior_share:.3f} of the hull), no outside labels"
-        from scipy.spatial import cKDTree
-
-        tree = cKDTree(points)
         labels = {}
         for group, (at, _, _) in self.pools.items():
             at = at.cpu().numpy().astype(np.float64)
