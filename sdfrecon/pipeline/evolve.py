@@ -35,7 +35,7 @@ from sdfrecon.base.checkpoint import load_checkpoint, load_for_resume
 from sdfrecon.base.configtools import merge_all, to_dict
 from sdfrecon.base.device import resolve_device
 from sdfrecon.base.errors import ConfigError, InputError, NoSurfaceError, OutputExistsError
-from sdfrecon.base.run_files import write_json
+from sdfrecon.base.run_files import RunFiles, write_json
 from sdfrecon.datasets.normalize import Normalization
 from sdfrecon.meshing.extract import MeshConfig, extract_mesh
 from sdfrecon.meshing.io import check_mesh_path, write_mesh
@@ -432,15 +432,15 @@ class EvolveFiles:
 
     @property
     def checkpoint(self) -> Path:
-        return self.stem.with_name(self.stem.name + ".ckpt")
+        return RunFiles.for_mesh(self.base).checkpoint  # the sidecars are named as reconstruct's
 
     @property
     def record(self) -> Path:
-        return self.stem.with_name(self.stem.name + ".json")
+        return RunFiles.for_mesh(self.base).record
 
     @property
     def config(self) -> Path:
-        return self.stem.with_name(self.stem.name + ".config.yaml")
+        return RunFiles.for_mesh(self.base).config
 
     @property
     def gif(self) -> Path:
