@@ -28,6 +28,12 @@ class EncodingConfig(ComponentConfig):
     name: str = "none"
     registry: ClassVar[Registry] = ENCODINGS
 
+    @property
+    def uses_spacing(self) -> bool:
+        """Whether :meth:`fitted_to_spacing` can change this config (else the caller need
+        not measure the input's spacing at all)."""
+        return False
+
     def fitted_to_spacing(self, spacing: float) -> "EncodingConfig":
         """This config for input points ``spacing`` apart (unit frame: the median distance
         to the 8th nearest point). Encodings that do not depend on it return themselves."""
@@ -70,6 +76,10 @@ class FourierEncodingConfig(EncodingConfig):
     this many point spacings of the input (the median distance to the 8th nearest point).
     Samples that far apart cannot pin down such detail, and the field fills it with lumps
     between them; dense scans keep every octave. 0 keeps all."""
+
+    @property
+    def uses_spacing(self) -> bool:
+        return self.min_period > 0
 
     def fitted_to_spacing(self, spacing: float) -> "FourierEncodingConfig":
         if self.min_period <= 0 or not spacing > 0:

@@ -205,8 +205,8 @@ def _fit_to_spacing(cfg: ReconConfig, unit: TrainingData) -> ReconConfig:
     """``cfg`` with its encoding fitted to the point spacing of ``unit`` (point clouds;
     e.g. the Fourier octaves a sparse cloud can support); the record and checkpoint
     keep the fitted config, so a resumed run rebuilds the same network."""
-    if unit.kind != "points" or len(unit.points) < 2:
-        return cfg
+    if unit.kind != "points" or len(unit.points) < 2 or not cfg.field.encoding.uses_spacing:
+        return cfg  # the kNN query below is skipped where nothing depends on it
     spacing = float(np.median(local_spacing(unit.points, 8)))
     encoding = cfg.field.encoding.fitted_to_spacing(spacing)
     if encoding == cfg.field.encoding:

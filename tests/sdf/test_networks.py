@@ -52,3 +52,4 @@ def test_fourier_octaves_fitted_to_point_spacing(spacing, octaves):
     assert cfg.fitted_to_spacing(spacing).num_frequencies == octaves
     assert cfg.fitted_to_spacing(spacing).fitted_to_spacing(spacing) == cfg.fitted_to_spacing(spacing)
     assert FourierEncodingConfig(num_frequencies=4).fitted_to_spacing(spacing).num_frequencies == 4
+    assert cfg.uses_spacing and not FourierEncodingConfig(num_frequencies=4).uses_spacing
