@@ -78,7 +78,7 @@ def flood_exterior(points: np.ndarray, radius: float, *, half_side: float = 1.1,
         Voxels per side.
     """
     from scipy import ndimage
-    from scipy.spatial import ConvexHull
+    from scipy.spatial import ConvexHull, QhullError
 
     voxel = 2.0 * half_side / resolution
     radius = max(float(radius), voxel)
@@ -96,7 +96,7 @@ def flood_exterior(points: np.ndarray, radius: float, *, half_side: float = 1.1,
     interior_voxels = int(np.count_nonzero(free & ~exterior))
     try:
         hull = ConvexHull(np.asarray(points, dtype=np.float64)).volume
-    except Exception:  # degenerate (flat or too few points): no volume to enclose
+    except (QhullError, ValueError):  # degenerate (flat or too few points): no volume to enclose
         hull = 0.0
     share = interior_voxels * voxel ** 3 / hull if hull > 0 else 0.0
     return FreeSpace(exterior=exterior, lo=-half_side, voxel=voxel, radius=radius, interior_share=float(share))
