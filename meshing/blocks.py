@@ -16,7 +16,7 @@ import numpy as np
 import trimesh
 
 from sdfrecon.meshing.narrowband import NarrowBand, _lookup, _unflat, node_signs
-from sdfrecon.meshing.marching import check_crossing, outside_value
+from sdfrecon.meshing.marching import LEVEL_MARGIN, away_from_level, check_crossing, outside_value
 from sdfrecon.base.errors import NoSurfaceError
 
 
@@ -86,8 +86,9 @@ def marching_cubes_band(band: NarrowBand, *, level: float = 0.0, block_cells: in
         start = block * block_cells
         stop = np.minimum(start + block_cells, padded_nodes - 1)
         values = _block_values(band, start, stop, outside)
-        # Exactly-on-level node values are nudged so every crossing lies strictly inside an edge.
-        values[values == level] = np.nextafter(np.float32(level), np.float32(np.inf))
+        # Node values at or near the level are pushed out, so every crossing lies strictly
+        # inside an edge and no triangle edge is vanishingly short (as the dense path does).
+        values = away_from_level(values, level, LEVEL_MARGIN * band.grid.spacing)
         if not (values.min() < level < values.max()):
             continue
         verts, faces, _, _ = skimage_marching_cubes(values, level=level, gradient_direction="descent")

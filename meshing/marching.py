@@ -42,6 +42,28 @@ def check_crossing(low: float, high: float, level: float) -> None:
         )
 
 
+LEVEL_MARGIN = 1e-3
+"""Node values closer to the level than this many cells (in field units, a unit-gradient field)
+are pushed out to it, on their own side (see :func:`away_from_level`)."""
+
+
+def away_from_level(values: np.ndarray, level: float, margin: float) -> np.ndarray:
+    """``values`` with those within ``margin`` of ``level`` moved to ``level -/+ margin``, on
+    their own side (exactly-on-level ones go above).
+
+    A node value at or near the level puts the crossings of every edge around that node
+    at the node: triangles with edges of 1e-8 cells and less. Such vertices merge when a
+    file is written in float32 or loaded by a tool that welds close vertices, and the
+    mesh stops being closed. Pushing the values out keeps each crossing at least about
+    ``margin`` from the node and moves no vertex by more than about that much.
+    """
+    near = np.abs(values - level) < margin
+    if not near.any():
+        return values
+    pushed = np.where(values < level, values.dtype.type(level - margin), values.dtype.type(level + margin))
+    return np.where(near, pushed, values)
+
+
 def marching_cubes(values: np.ndarray, grid: Grid, *, level: float = 0.0) -> trimesh.Trimesh:
     """Extract the ``level`` iso-surface of ``values`` sampled on ``grid``.
 
@@ -73,6 +95,7 @@ def marching_cubes(values: np.ndarray, grid: Grid, *, level: float = 0.0) -> tri
     low, high = float(values.min()), float(values.max())
     check_crossing(low, high, level)
     outside = outside_value(low, high, level)
+    values = away_from_level(values, level, LEVEL_MARGIN * grid.spacing)
     padded = np.pad(values, 1, mode="constant", constant_values=outside)
     verts, faces, _, _ = skimage_marching_cubes(padded, level=level, gradient_direction="descent")
     # Padding shifted indices by one node.

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import trimesh
 from scipy.spatial import cKDTree
 
 from sdfrecon.datasets.synthetic import sphere_sdf, torus_sdf
@@ -142,3 +143,21 @@ def test_float16_never_feeds_marching_cubes():
     expected = _torch(torus_and_ball)(grid.coordinates(torch.as_tensor(ijk))).numpy()
     np.testing.assert_array_equal(band.values, expected)
     assert set(exact.nodes) <= set(band.nodes)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e-9])
+def test_no_vanishing_edges_where_the_surface_passes_through_nodes(offset):
+    # Radius 16 cells: the surface goes through (or 1e-9 next to) the nodes on the axes, and
+    # every edge around such a node crosses the level at (or next to) the node. Those
+    # crossings would be vertices 1e-8 cells apart or coincident, which tools weld on load
+    # (trimesh, float32 files): the mesh would stop being closed.
+    field = _torch(lambda p: sphere_sdf(p, 0.5 + offset))
+    levels = levels_for(64, 8)
+    grid = nested_grid(-np.ones(3), np.ones(3), 64, levels)
+    dense = marching_cubes(evaluate_grid(field, grid), grid)
+    banded = marching_cubes_band(evaluate_narrow_band(field, grid, levels), block_cells=16)
+    for mesh in (dense, banded):
+        assert mesh.edges_unique_length.min() > 1e-4 * grid.spacing
+        welded = trimesh.Trimesh(np.asarray(mesh.vertices, dtype=np.float32), mesh.faces)  # process=True welds
+        assert welded.is_watertight and len(welded.vertices) == len(mesh.vertices)
+    assert_same_mesh(banded, dense)
