@@ -146,7 +146,8 @@ def _evaluation(rec: trimesh.Trimesh, surface, scan: tuple[float, float] | None,
                 diagonal: float) -> dict[str, Any]:
     from sdfrecon.evaluation.scoring import Evaluation
 
-    return Evaluation(surface=surface, scan_chamfer=scan[0] if scan else math.nan,
+    # The published protocols define their own numbers; the surface Chamfer is not one of them.
+    return Evaluation(surface=surface, chamfer_l1_surface=math.nan, scan_chamfer=scan[0] if scan else math.nan,
                       scan_hausdorff=scan[1] if scan else math.nan, iou=iou, iou_note=note, gt_diagonal=diagonal,
                       watertight=is_closed(rec), vertices=len(rec.vertices), faces=len(rec.faces)).as_dict()
 

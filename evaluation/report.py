@@ -16,7 +16,7 @@ from sdfrecon.base.atomic import atomic_write_text
 
 COLUMNS: tuple[str, ...] = (
     "shape", "method", "status", "seconds",
-    "chamfer_l1", "chamfer_l1_rel", "chamfer_l2", "hausdorff", "accuracy", "completeness",
+    "chamfer_l1", "chamfer_l1_rel", "chamfer_l1_surface", "chamfer_l1_surface_rel", "chamfer_l2", "hausdorff", "accuracy", "completeness",
     "scan_chamfer", "scan_hausdorff", "normal_consistency", "fscore", "precision", "recall",
     "fscore_threshold", "iou", "iou_note", "watertight", "vertices", "faces", "gt_diagonal",
     "eval_seconds", "category", "mesh", "error", "attempts",
@@ -30,6 +30,7 @@ STATUS_FAILED = "failed"
 REPORTED: tuple[tuple[str, str], ...] = (
     ("chamfer_l1", "CD-L1"),
     ("chamfer_l1_rel", "CD-L1/diag"),
+    ("chamfer_l1_surface_rel", "CDs/diag"),
     ("chamfer_l2", "CD-L2²"),
     ("hausdorff", "HD"),
     ("scan_chamfer", "d_C→"),
@@ -42,7 +43,8 @@ REPORTED: tuple[tuple[str, str], ...] = (
 
 LEGEND = (
     "Distances are in each shape's own units. CD-L1: SRB d_C, the mean of the two one-sided mean "
-    "distances; CD-L1/diag: the same over the ground truth's bounding-box diagonal; CD-L2²: ShapeNet "
+    "distances; CD-L1/diag: the same over the ground truth's bounding-box diagonal; CDs/diag: the same "
+    "with distances to the other surface's triangles instead of its samples (no sampling floor); CD-L2²: ShapeNet "
     "squared Chamfer (the two squared means summed); HD: Hausdorff; d_C→ / d_H→: mean / max distance "
     "from the input scan to the reconstruction; NC: normal consistency; F: F-score at the threshold "
     "in results.csv; IoU: volumetric IoU (blank unless both meshes are watertight or the suite has "

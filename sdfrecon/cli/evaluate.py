@@ -38,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 # (key of Evaluation.as_dict(), label, note) in print order.
 ROWS = (
     ("chamfer_l1", "Chamfer-L1 (SRB d_C)", "mean of the two one-sided mean distances"),
+    ("chamfer_l1_surface", "surface Chamfer-L1", "the same to the other surface, not its samples"),
     ("chamfer_l2", "Chamfer-L2 squared", "ShapeNet: mean d^2 both ways, summed"),
     ("hausdorff", "Hausdorff (d_H)", "max of the two one-sided maxima"),
     ("accuracy", "accuracy", "mean distance pred -> gt"),

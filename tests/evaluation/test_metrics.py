@@ -57,6 +57,24 @@ def test_concentric_sphere_meshes_chamfer_hausdorff_fscore_iou():
     assert lo.watertight and lo.gt_diagonal == pytest.approx(2 * R2 * math.sqrt(3), rel=1e-3)
 
 
+def test_surface_chamfer_has_no_sampling_floor():
+    # A mesh against itself: the sample Chamfer stays at about half the sample spacing,
+    # the surface Chamfer (distances to the triangles) is zero; concentric spheres give the gap.
+    sphere = trimesh.creation.icosphere(subdivisions=5, radius=R2)
+    same = evaluate(sphere, gt_mesh=sphere, options=MetricOptions(samples=20_000, iou_samples=0))
+    assert same.surface.chamfer_l1 > 0.003 * R2  # the floor of 20k samples
+    assert same.chamfer_l1_surface < 1e-6 * R2
+    inner = trimesh.creation.icosphere(subdivisions=5, radius=R1)
+    gap = evaluate(inner, gt_mesh=sphere, options=MetricOptions(samples=20_000, iou_samples=0))
+    assert gap.chamfer_l1_surface == pytest.approx(GAP, rel=1e-2)
+    assert gap.as_dict()["chamfer_l1_surface_rel"] == pytest.approx(gap.chamfer_l1_surface / gap.gt_diagonal)
+    # ground truth given as points only: the reconstruction's samples go to the nearest point
+    points, normals = sphere_points(200_000, radius=R2, seed=3)
+    by_points = evaluate(inner, gt_points=points, gt_normals=normals,
+                         options=MetricOptions(samples=20_000, iou_samples=0))
+    assert by_points.chamfer_l1_surface == pytest.approx(GAP, rel=5e-2)
+
+
 def test_relative_fscore_threshold_is_a_fraction_of_the_gt_diagonal():
     outer = trimesh.creation.icosphere(subdivisions=3, radius=R2)
     inner = trimesh.creation.icosphere(subdivisions=3, radius=R1)
