@@ -61,17 +61,22 @@ def _thin_plate(thickness: float, fattening: float, cell: float):
     return mesh, points, normals
 
 
-def test_the_two_sides_of_a_thin_wall_never_meet():
+@pytest.mark.parametrize("split", [0.0, 1.0])
+def test_the_two_sides_of_a_thin_wall_never_meet(split):
     # A wall a third of a cell thick that the field meshed 1.5 cells thick (a ShapeNet table
     # top): both sheets of the mesh see both faces' points; they must move towards the
-    # points without collapsing onto one mid-plane (coincident vertices, fused sheets).
+    # points without collapsing onto one mid-plane (coincident vertices, fused sheets),
+    # also the midpoints added when the triangles are split (clean points: split = 1 applies).
     cell = 0.04
     mesh, points, normals = _thin_plate(cell / 3, 0.6 * cell, cell)
-    refined, stats = project_to_points(mesh, points, normals, cell, RefineConfig(enabled=True))
-    inner = np.abs(mesh.vertices[:, :2]).max(axis=1) < 0.4  # away from the plate's rim
-    top = inner & (mesh.vertex_normals[:, 2] > 0.9)
-    bottom = inner & (mesh.vertex_normals[:, 2] < -0.9)
-    gap_before = mesh.vertices[top, 2].min() - mesh.vertices[bottom, 2].max()
+    refined, stats = project_to_points(mesh, points, normals, cell,
+                                       RefineConfig(enabled=True, subdivide_below_noise=split))
+    assert stats["subdivided"] == (split > 0)
+    fine = mesh.subdivide() if split else mesh  # the split keeps the old vertices first
+    inner = np.abs(fine.vertices[:, :2]).max(axis=1) < 0.4  # away from the plate's rim
+    top = inner & (fine.vertex_normals[:, 2] > 0.9)
+    bottom = inner & (fine.vertex_normals[:, 2] < -0.9)
+    gap_before = fine.vertices[top, 2].min() - fine.vertices[bottom, 2].max()
     gap_after = refined.vertices[top, 2].min() - refined.vertices[bottom, 2].max()
     assert stats["moved"] > 0.5
     assert gap_after > 0.05 * gap_before  # the sheets stay apart...
@@ -80,7 +85,41 @@ def test_the_two_sides_of_a_thin_wall_never_meet():
     assert len(merged.vertices) == len(refined.vertices)  # no two vertices coincide
 
 
-@pytest.mark.parametrize("bad", [{"gap_fraction": 0.5}, {"gap_fraction": 0.0}, {"sheet_tolerance": 0.0}])
+def _chord_error(mesh: trimesh.Trimesh) -> float:
+    """Mean distance of area-uniform samples of ``mesh`` from the unit sphere."""
+    samples, _ = trimesh.sample.sample_surface(mesh, 50_000, seed=0)
+    return float(np.abs(np.linalg.norm(samples, axis=1) - 1.0).mean())
+
+
+def test_clean_input_splits_the_triangles_and_the_midpoints_land_on_the_surface():
+    # Triangles about four cells wide on a unit sphere: their flat interiors sit inside it
+    # (the chord). Split in four with the midpoints projected, the error must drop about
+    # fourfold; the mesh stays closed and the old vertices stay where the first pass put them.
+    points, normals = sphere_points(40_000, radius=1.0, seed=1)
+    coarse = trimesh.creation.icosphere(subdivisions=4, radius=1.0)
+    kept, kept_stats = project_to_points(coarse, points, normals, CELL, RefineConfig(enabled=True))
+    split, stats = project_to_points(coarse, points, normals, CELL,
+                                     RefineConfig(enabled=True, subdivide_below_noise=0.06))
+    assert kept_stats["subdivided"] == 0 and stats["subdivided"] == 1 and stats["noise"] < 0.06
+    assert len(split.faces) == 4 * len(coarse.faces) and split.is_watertight
+    assert np.allclose(split.vertices[:len(kept.vertices)], kept.vertices)
+    assert _chord_error(split) < 0.5 * _chord_error(kept)  # 0.36 measured; split alone gives 1.0
+    assert np.abs(_radii(split) - 1.0).max() < 0.002
+
+
+def test_noisy_or_sparse_input_keeps_its_triangles():
+    points, normals = sphere_points(40_000, radius=1.0, seed=1)
+    noisy = points + np.random.default_rng(4).normal(scale=0.1 * CELL, size=points.shape)  # 0.1 cells
+    coarse = trimesh.creation.icosphere(subdivisions=4, radius=1.0)
+    cfg = RefineConfig(enabled=True, subdivide_below_noise=0.06)
+    refined, stats = project_to_points(coarse, noisy, normals, CELL, cfg)
+    assert stats["noise"] > 0.06 and stats["subdivided"] == 0 and len(refined.faces) == len(coarse.faces)
+    sparse_points, sparse_normals = sphere_points(300, radius=1.0, seed=2)  # nothing is projected
+    refined, stats = project_to_points(coarse, sparse_points, sparse_normals, CELL, cfg)
+    assert stats["subdivided"] == 0 and len(refined.faces) == len(coarse.faces)
+
+
+@pytest.mark.parametrize("bad", [{"subdivide_below_noise": -1.0}, {"gap_fraction": 0.5}, {"gap_fraction": 0.0}, {"sheet_tolerance": 0.0}])
 def test_sheet_options_out_of_range_are_refused(bad):
-    with pytest.raises(ConfigError, match="sheet_tolerance|gap_fraction"):
+    with pytest.raises(ConfigError, match="sheet_tolerance|gap_fraction|subdivide_below_noise"):
         RefineConfig(enabled=True, **bad).validate("mesh.refine")
