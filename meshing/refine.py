@@ -103,7 +103,8 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
         The mesh with moved vertices (same faces, or each split in four when
         ``subdivide_below_noise`` applies) and statistics: ``moved`` (share of vertices
         projected), ``mean_move`` and ``max_move`` (in cells), ``noise`` (the input's
-        estimated noise, in cells) and ``subdivided`` (1 when the faces were split).
+        estimated noise, in cells), ``subdivided`` (1 when the faces were split) and
+        ``restored`` (vertices put back where they were, see :func:`undo_collapses`).
     """
     from scipy.spatial import cKDTree
 
@@ -118,6 +119,7 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     limit = cfg.max_move * cell
     projected, active = surface.project(start, vertex_normals, cell, cfg, cfg.iterations)
     vertices = start + _keep_sheets_apart(start, vertex_normals, projected - start, 4 * limit, cfg.gap_fraction)
+    vertices, restored = undo_collapses(vertices, start, COLLAPSE_MARGIN * cell)
     moves = np.linalg.norm(vertices - start, axis=1) / cell
     out = trimesh.Trimesh(vertices, mesh.faces, process=False)
     # Only where the points are clean (the noise gate) and dense (most vertices projected:
@@ -125,10 +127,11 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     split = (cfg.subdivide_below_noise > 0 and surface.noise < cfg.subdivide_below_noise * cell
              and active.mean() >= 0.5)
     if split:
-        out = _split_and_project(out, surface, cell, cfg)
+        out, restored_midpoints = _split_and_project(out, surface, cell, cfg)
+        restored += restored_midpoints
     stats = {"moved": float(active.mean()), "mean_move": float(moves[active].mean()) if active.any() else 0.0,
              "max_move": float(moves.max()) if len(moves) else 0.0, "noise": surface.noise / cell,
-             "subdivided": float(split)}
+             "subdivided": float(split), "restored": float(restored)}
     return out, stats
 
 
@@ -178,9 +181,39 @@ class _PointSurface:
         return vertices, active
 
 
+COLLAPSE_MARGIN = 1e-4
+"""Vertices the projection leaves closer than this many cells to another are put back."""
+
+
+def undo_collapses(vertices: np.ndarray, before: np.ndarray, margin: float) -> tuple[np.ndarray, int]:
+    """(V, 3) ``vertices`` with those closer than ``margin`` to another one put back at
+    ``before`` (V, 3), their position before the projection; and how many were put back.
+
+    Projecting along different local normals can bring two vertices onto one point (at
+    creases, across thin walls). Coincident vertices are welded by the tools that load the
+    mesh (trimesh's default, float32 files), which opens it. Marching cubes keeps its vertices
+    at least ~1e-3 cells apart (:data:`sdfrecon.meshing.marching.LEVEL_MARGIN`), so putting the
+    pair back separates it; a few rounds catch a vertex put back next to a third one.
+    """
+    from scipy.spatial import cKDTree
+
+    vertices = np.array(vertices, dtype=np.float64)
+    restored = np.zeros(len(vertices), dtype=bool)
+    for _ in range(3):
+        pairs = cKDTree(vertices).query_pairs(margin, output_type="ndarray")
+        close = np.unique(pairs)
+        close = close[~restored[close]]
+        if len(close) == 0:
+            break
+        vertices[close] = before[close]
+        restored[close] = True
+    return vertices, int(restored.sum())
+
+
 def _split_and_project(mesh: trimesh.Trimesh, surface: _PointSurface, cell: float,
-                       cfg: RefineConfig) -> trimesh.Trimesh:
-    """``mesh`` with every triangle split in four and the new edge midpoints projected.
+                       cfg: RefineConfig) -> tuple[trimesh.Trimesh, int]:
+    """``mesh`` with every triangle split in four and the new edge midpoints projected, and
+    how many midpoints were put back (:func:`undo_collapses`).
 
     The old vertices are already on the points' surface; a midpoint starts within the
     chord error (a small fraction of a cell) of it, so one projection pass settles it.
@@ -196,9 +229,11 @@ def _split_and_project(mesh: trimesh.Trimesh, surface: _PointSurface, cell: floa
     # only corrects a chord, so it gets half that share of what is left.
     displacement = _keep_sheets_apart(start, normals, projected - start, 4 * cfg.max_move * cell,
                                       cfg.gap_fraction / 2, sheets=(np.asarray(mesh.vertices), mesh.vertex_normals))
-    vertices = np.array(fine.vertices, dtype=np.float64)
+    before = np.array(fine.vertices, dtype=np.float64)
+    vertices = before.copy()
     vertices[old:] += displacement
-    return trimesh.Trimesh(vertices, fine.faces, process=False)
+    vertices, restored = undo_collapses(vertices, before, COLLAPSE_MARGIN * cell)
+    return trimesh.Trimesh(vertices, fine.faces, process=False), restored
 
 
 def _keep_sheets_apart(vertices: np.ndarray, normals: np.ndarray, displacement: np.ndarray, radius: float,

@@ -7,7 +7,7 @@ import trimesh
 from sdfrecon.base.errors import ConfigError
 
 from sdfrecon.datasets.synthetic import sphere_points
-from sdfrecon.meshing.refine import RefineConfig, project_to_points
+from sdfrecon.meshing.refine import RefineConfig, project_to_points, undo_collapses
 
 CELL = 0.02
 
@@ -123,3 +123,17 @@ def test_noisy_or_sparse_input_keeps_its_triangles():
 def test_sheet_options_out_of_range_are_refused(bad):
     with pytest.raises(ConfigError, match="sheet_tolerance|gap_fraction|subdivide_below_noise"):
         RefineConfig(enabled=True, **bad).validate("mesh.refine")
+
+
+def test_vertices_brought_onto_one_point_are_put_back():
+    before = np.array([[0.0, 0, 0], [1.0, 0, 0], [2.0, 0, 0], [3.0, 0, 0], [3.0, 0.5, 0]])
+    after = before.copy()
+    after[1] = [0.5, 0, 0]
+    after[0] = [0.5, 0, 1e-9]  # 0 and 1 meet
+    after[3] = [2.0, 0, 0]  # 3 lands on 2 ...
+    after[4] = [3.0, 0, 0]  # ... and 4 where 3 was: putting 3 back lands it on 4 (a second round)
+    fixed, restored = undo_collapses(after, before, 1e-6)
+    assert restored == 5
+    assert np.allclose(fixed, before)
+    untouched, none = undo_collapses(before + 0.1, before, 1e-6)
+    assert none == 0 and np.allclose(untouched, before + 0.1)
