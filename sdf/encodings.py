@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from sdfrecon.base.configtools import ComponentConfig
+from sdfrecon.base.errors import ConfigError
 from sdfrecon.base.registry import Registry
 
 ENCODINGS: Registry = Registry("encoding", providers="sdfrecon.sdf")
@@ -80,6 +81,16 @@ class FourierEncodingConfig(EncodingConfig):
     @property
     def uses_spacing(self) -> bool:
         return self.min_period > 0
+
+    def validate(self, path: str) -> None:
+        if self.num_frequencies < 0:
+            raise ConfigError(f"{path}.num_frequencies: must be >= 0, got {self.num_frequencies}")
+        if not 0.0 <= self.anneal_until <= 1.0:
+            raise ConfigError(f"{path}.anneal_until: must lie in [0, 1] (a fraction of training), "
+                              f"got {self.anneal_until}")
+        if not self.min_period >= 0:
+            raise ConfigError(f"{path}.min_period: must be >= 0 point spacings (0 keeps every octave), "
+                              f"got {self.min_period}")
 
     def fitted_to_spacing(self, spacing: float) -> "FourierEncodingConfig":
         if self.min_period <= 0 or not spacing > 0:

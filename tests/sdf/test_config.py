@@ -54,6 +54,13 @@ def test_changing_component_name_replaces_its_options(tmp_path):
     assert cfg.field.encoding.name == "none"
 
 
+@pytest.mark.parametrize("bad", [{"min_period": -1}, {"anneal_until": 1.5}, {"num_frequencies": -2}])
+def test_fourier_options_out_of_range_are_refused(bad):
+    key = next(iter(bad))
+    with pytest.raises(ConfigError, match=f"field.encoding.{key}"):
+        resolve_config("default", [{"field": {"encoding": bad}}])
+
+
 def test_inherit_chain(tmp_path):
     base = tmp_path / "base.yaml"
     base.write_text("train: {iterations: 11, lr: 0.01}\n")
