@@ -259,6 +259,13 @@ def _f(value: str) -> float:
         return math.nan
 
 
+def _percent_and_ratio(row: dict[str, str], ref: dict[str, str], column: str, ok: bool) -> tuple[float, float, float]:
+    """A relative-distance ``column`` of ``row`` and of Poisson's ``ref`` in %, and their ratio
+    (NaN unless the row is ``ok`` and Poisson's value is positive)."""
+    value, reference = _f(row.get(column)) * 100, _f(ref.get(column)) * 100
+    return value, reference, value / reference if ok and reference > 0 else math.nan
+
+
 def summarize(rows: list[dict[str, str]], methods: list[str], shapes: dict[str, CorpusShape]) -> str:
     """Markdown: per-shape rows, then a summary per method and condition."""
     by = {(r["shape"], r["method"]): r for r in rows}
@@ -273,12 +280,10 @@ def summarize(rows: list[dict[str, str]], methods: list[str], shapes: dict[str, 
         name, condition = item.split("@")
         ref = by.get((item, "poisson"), {})
         ok = row.get("status") == "ok"
-        cd, cd_ref = _f(row.get("chamfer_l1_rel")) * 100, _f(ref.get("chamfer_l1_rel")) * 100
-        pieces, closed = _pieces(row["mesh"]) if ok and row.get("mesh") else (0, False)
-        ratio = cd / cd_ref if ok and cd_ref > 0 else math.nan
+        cd, cd_ref, ratio = _percent_and_ratio(row, ref, "chamfer_l1_rel", ok)
         # the same with distances to the other surface, not to its samples (no sampling floor)
-        cds, cds_ref = _f(row.get("chamfer_l1_surface_rel")) * 100, _f(ref.get("chamfer_l1_surface_rel")) * 100
-        surface_ratio = cds / cds_ref if ok and cds_ref > 0 else math.nan
+        cds, cds_ref, surface_ratio = _percent_and_ratio(row, ref, "chamfer_l1_surface_rel", ok)
+        pieces, closed = _pieces(row["mesh"]) if ok and row.get("mesh") else (0, False)
         single_needed = _gt_single_watertight(shapes[name], gt_cache) if name in shapes else False
         stats.setdefault((method, condition), []).append({
             "ratio": ratio if ok else math.inf, "cd": cd if ok else math.nan, "cd_ref": cd_ref,
