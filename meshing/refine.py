@@ -13,6 +13,8 @@ far side of missing data) stay where the field put them.
 On clean dense input the triangles can then be split in four and the new edge
 midpoints projected as well (``subdivide_below_noise``): the vertices were on the
 surface, but a cell-wide flat triangle between them cuts the chord of a curved part.
+Where the surface still curves away from the halved edges by more than ``curved_split``
+cells, those edges are split once more and their midpoints projected too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 import trimesh
 
 from sdfrecon.base.errors import ConfigError
+from sdfrecon.meshing.subdivide import close_selection, edge_sagitta, edge_table, split_edges
 
 
 @dataclass
@@ -42,9 +45,10 @@ class RefineConfig:
     points, clean ones keep their detail. 0 disables."""
     max_move: float = 1.0
     """Largest displacement of a vertex, in marching-cubes cells."""
-    max_spacing: float = 2.0
+    max_spacing: float = 3.0
     """Project only where the input's local spacing is below this many cells (dense data);
-    sparse input is left to the field."""
+    sparse input is left to the field. A 50k-point scan of a long part (joint, spacing
+    about 2 cells) is dense; the corpus's 1k-point clouds have 3.7-13 cells (median)."""
     iterations: int = 2
     """Projection passes (each re-fits the local plane at the moved vertex)."""
     normal_agreement: float = 0.5
@@ -67,6 +71,12 @@ class RefineConfig:
     surface (error about cell^2 / 8R); halving the edges quarters it. Noisy scans are
     left alone: their projected vertices scatter by a fraction of the noise, and on
     half-size triangles that scatter doubles the normals' roughness. 0 never splits."""
+    curved_split: float = 0.0
+    """After that split: edges whose chord stands further than this many cells off the
+    surface (estimated from their end normals, :func:`sdfrecon.meshing.subdivide.edge_sagitta`)
+    are split once more, the triangles around them in two or four so the mesh stays closed,
+    and the new midpoints are projected. Only curved parts get the extra triangles (flat
+    ones have no chord error). 0 never does."""
 
     def validate(self, path: str) -> None:
         if self.neighbours < 3 or self.iterations < 0:
@@ -77,6 +87,8 @@ class RefineConfig:
             raise ConfigError(f"{path}: sheet_tolerance must be > 0 and gap_fraction in (0, 0.5)")
         if self.subdivide_below_noise < 0:
             raise ConfigError(f"{path}.subdivide_below_noise: must be >= 0, got {self.subdivide_below_noise}")
+        if self.curved_split < 0:
+            raise ConfigError(f"{path}.curved_split: must be >= 0, got {self.curved_split}")
         if not -1.0 <= self.normal_agreement < 1.0:
             raise ConfigError(f"{path}.normal_agreement: must lie in [-1, 1), got {self.normal_agreement}")
 
@@ -103,7 +115,8 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
         The mesh with moved vertices (same faces, or each split in four when
         ``subdivide_below_noise`` applies) and statistics: ``moved`` (share of vertices
         projected), ``mean_move`` and ``max_move`` (in cells), ``noise`` (the input's
-        estimated noise, in cells), ``subdivided`` (1 when the faces were split) and
+        estimated noise, in cells), ``subdivided`` (1 when the faces were split),
+        ``curved_edges`` (edges split again where curved, ``curved_split``) and
         ``restored`` (vertices put back where they were, see :func:`undo_collapses`).
     """
     from scipy.spatial import cKDTree
@@ -126,12 +139,16 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     # on sparse input the midpoints would stay on the chords, four times the triangles for nothing).
     split = (cfg.subdivide_below_noise > 0 and surface.noise < cfg.subdivide_below_noise * cell
              and active.mean() >= 0.5)
+    curved_edges = 0
     if split:
         out, restored_midpoints = _split_and_project(out, surface, cell, cfg)
         restored += restored_midpoints
+        if cfg.curved_split > 0:
+            out, restored_midpoints, curved_edges = _split_curved_and_project(out, surface, cell, cfg)
+            restored += restored_midpoints
     stats = {"moved": float(active.mean()), "mean_move": float(moves[active].mean()) if active.any() else 0.0,
              "max_move": float(moves.max()) if len(moves) else 0.0, "noise": surface.noise / cell,
-             "subdivided": float(split), "restored": float(restored)}
+             "subdivided": float(split), "curved_edges": float(curved_edges), "restored": float(restored)}
     return out, stats
 
 
@@ -213,27 +230,63 @@ def undo_collapses(vertices: np.ndarray, before: np.ndarray, margin: float) -> t
 def _split_and_project(mesh: trimesh.Trimesh, surface: _PointSurface, cell: float,
                        cfg: RefineConfig) -> tuple[trimesh.Trimesh, int]:
     """``mesh`` with every triangle split in four and the new edge midpoints projected, and
-    how many midpoints were put back (:func:`undo_collapses`).
+    how many midpoints were put back (:func:`undo_collapses`)."""
+    fine = mesh.subdivide()  # trimesh keeps the old vertices first, then one per edge
+    return _project_added(mesh, np.asarray(fine.vertices, dtype=np.float64), fine.faces, surface, cell, cfg)
 
-    The old vertices are already on the points' surface; a midpoint starts within the
+
+CURVED_START_LIMIT = 0.25
+"""The curved split's midpoints start at most this fraction of their edge's length off
+the chord: across a crease the end normals disagree and the sagitta estimate means nothing."""
+
+
+def _split_curved_and_project(mesh: trimesh.Trimesh, surface: _PointSurface, cell: float,
+                              cfg: RefineConfig) -> tuple[trimesh.Trimesh, int, int]:
+    """``mesh`` with the edges whose sagitta exceeds ``cfg.curved_split`` cells split
+    (conforming, :mod:`sdfrecon.meshing.subdivide`) and their midpoints projected; how many
+    midpoints were put back; how many edges were split."""
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    normals = np.asarray(mesh.vertex_normals, dtype=np.float64)
+    edges, face_edges = edge_table(mesh.faces)
+    sagitta = edge_sagitta(vertices, normals, edges)
+    chosen = close_selection(face_edges, np.abs(sagitta) > cfg.curved_split * cell)
+    if not chosen.any():
+        return mesh, 0, 0
+    new_vertex = np.full(len(edges), -1, dtype=np.int64)
+    new_vertex[chosen] = len(vertices) + np.arange(np.count_nonzero(chosen))
+    a, b = vertices[edges[chosen, 0]], vertices[edges[chosen, 1]]
+    direction = normals[edges[chosen, 0]] + normals[edges[chosen, 1]]
+    direction /= np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-12)
+    limit = CURVED_START_LIMIT * np.linalg.norm(b - a, axis=1)
+    # start on the estimated arc, not the chord: the projection then only corrects the estimate
+    midpoints = (a + b) / 2 + np.clip(sagitta[chosen], -limit, limit)[:, None] * direction
+    faces = split_edges(mesh.faces, face_edges, new_vertex)
+    fine, restored = _project_added(mesh, np.vstack([vertices, midpoints]), faces, surface, cell, cfg)
+    return fine, restored, int(np.count_nonzero(chosen))
+
+
+def _project_added(mesh: trimesh.Trimesh, vertices: np.ndarray, faces: np.ndarray, surface: _PointSurface,
+                   cell: float, cfg: RefineConfig) -> tuple[trimesh.Trimesh, int]:
+    """The split mesh (``vertices`` (V', 3): ``mesh``'s first, then the new ones; ``faces``)
+    with its new vertices projected, and how many of them were put back (:func:`undo_collapses`).
+
+    The old vertices are already on the points' surface; a new one starts within the
     chord error (a small fraction of a cell) of it, so one projection pass settles it.
     """
-    fine = mesh.subdivide()  # trimesh keeps the old vertices first, then one per edge
     old = len(mesh.vertices)
-    start = np.array(fine.vertices[old:], dtype=np.float64)
-    normals = np.array(fine.vertex_normals[old:], dtype=np.float64)
+    start = vertices[old:]
+    normals = np.asarray(trimesh.Trimesh(vertices, faces, process=False).vertex_normals[old:], dtype=np.float64)
     projected, _ = surface.project(start, normals, cell, cfg, 1)
-    # The sheets to keep apart from are the old vertices': among the split mesh's, four
-    # times denser, the nearest neighbours may all lie on the midpoint's own sheet. The old
-    # vertices have already closed up to 2 x gap_fraction of a thin wall's gap; a midpoint
-    # only corrects a chord, so it gets half that share of what is left.
+    # The sheets to keep apart from are the old vertices': among the split mesh's, denser,
+    # the nearest neighbours may all lie on the new vertex's own sheet. The old vertices
+    # have already closed up to 2 x gap_fraction of a thin wall's gap; a new vertex only
+    # corrects a chord, so it gets half that share of what is left.
     displacement = _keep_sheets_apart(start, normals, projected - start, 4 * cfg.max_move * cell,
                                       cfg.gap_fraction / 2, sheets=(np.asarray(mesh.vertices), mesh.vertex_normals))
-    before = np.array(fine.vertices, dtype=np.float64)
-    vertices = before.copy()
-    vertices[old:] += displacement
-    vertices, restored = undo_collapses(vertices, before, COLLAPSE_MARGIN * cell)
-    return trimesh.Trimesh(vertices, fine.faces, process=False), restored
+    moved = vertices.copy()
+    moved[old:] += displacement
+    moved, restored = undo_collapses(moved, vertices, COLLAPSE_MARGIN * cell)
+    return trimesh.Trimesh(moved, faces, process=False), restored
 
 
 def _keep_sheets_apart(vertices: np.ndarray, normals: np.ndarray, displacement: np.ndarray, radius: float,

@@ -107,6 +107,39 @@ def test_clean_input_splits_the_triangles_and_the_midpoints_land_on_the_surface(
     assert np.abs(_radii(split) - 1.0).max() < 0.002
 
 
+def test_curved_edges_are_split_again_and_flat_ones_are_not():
+    # Triangles about four cells wide: after the split in four, the halved edges of the
+    # sphere still stand ~0.02 cells off it; those above curved_split are split again. On
+    # the box's flat faces no edge is (the chord lies on the surface); the mesh stays closed.
+    points, normals = sphere_points(40_000, radius=1.0, seed=1)
+    coarse = trimesh.creation.icosphere(subdivisions=4, radius=1.0)
+    once, _ = project_to_points(coarse, points, normals, CELL, RefineConfig(enabled=True, subdivide_below_noise=0.06))
+    twice, stats = project_to_points(coarse, points, normals, CELL,
+                                     RefineConfig(enabled=True, subdivide_below_noise=0.06, curved_split=0.005))
+    assert stats["curved_edges"] > 0 and len(twice.faces) > len(once.faces)
+    assert twice.is_watertight and twice.is_winding_consistent
+    assert _chord_error(twice) < 0.6 * _chord_error(once)
+    # a flat patch: every chord lies on the surface, no edge is split again
+    side = np.linspace(-0.5, 0.5, 26)
+    grid = np.stack(np.meshgrid(side, side, indexing="ij"), axis=-1).reshape(-1, 2)
+    patch = trimesh.Trimesh(np.column_stack([grid, np.zeros(len(grid))]),
+                            _grid_faces(len(side)), process=False)
+    patch_points = np.column_stack([np.random.default_rng(3).uniform(-0.55, 0.55, (20_000, 2)), np.zeros(20_000)])
+    refined, stats = project_to_points(patch, patch_points, np.tile([0.0, 0.0, 1.0], (20_000, 1)), CELL,
+                                       RefineConfig(enabled=True, subdivide_below_noise=0.06, curved_split=0.005))
+    assert stats["subdivided"] == 1 and stats["curved_edges"] == 0 and len(refined.faces) == 4 * len(patch.faces)
+
+
+def _grid_faces(n: int) -> list[list[int]]:
+    """Two triangles per square of an n x n vertex grid (row-major), wound counter-clockwise."""
+    faces = []
+    for i in range(n - 1):
+        for j in range(n - 1):
+            a, b, c, d = i * n + j, (i + 1) * n + j, (i + 1) * n + j + 1, i * n + j + 1
+            faces += [[a, b, c], [a, c, d]]
+    return faces
+
+
 def test_noisy_or_sparse_input_keeps_its_triangles():
     points, normals = sphere_points(40_000, radius=1.0, seed=1)
     noisy = points + np.random.default_rng(4).normal(scale=0.1 * CELL, size=points.shape)  # 0.1 cells
@@ -119,9 +152,9 @@ def test_noisy_or_sparse_input_keeps_its_triangles():
     assert stats["subdivided"] == 0 and len(refined.faces) == len(coarse.faces)
 
 
-@pytest.mark.parametrize("bad", [{"subdivide_below_noise": -1.0}, {"gap_fraction": 0.5}, {"gap_fraction": 0.0}, {"sheet_tolerance": 0.0}])
+@pytest.mark.parametrize("bad", [{"subdivide_below_noise": -1.0}, {"curved_split": -0.1}, {"gap_fraction": 0.5}, {"gap_fraction": 0.0}, {"sheet_tolerance": 0.0}])
 def test_sheet_options_out_of_range_are_refused(bad):
-    with pytest.raises(ConfigError, match="sheet_tolerance|gap_fraction|subdivide_below_noise"):
+    with pytest.raises(ConfigError, match="sheet_tolerance|gap_fraction|subdivide_below_noise|curved_split"):
         RefineConfig(enabled=True, **bad).validate("mesh.refine")
 
 
