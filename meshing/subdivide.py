@@ -20,7 +20,10 @@ def edge_table(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     edge) and ``face_edges`` (F, 3), the edge of each face from corner k to corner k+1."""
     faces = np.asarray(faces, dtype=np.int64)
     ordered = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    edges, inverse = np.unique(ordered, axis=0, return_inverse=True)
+    # one int64 key per edge: np.unique on a flat array is ~10x faster than on rows
+    stride = int(faces.max()) + 1 if len(faces) else 1
+    keys, inverse = np.unique(ordered[:, 0] * stride + ordered[:, 1], return_inverse=True)
+    edges = np.column_stack([keys // stride, keys % stride])
     return edges, inverse.reshape(-1, 3)
 
 
