@@ -152,9 +152,31 @@ def test_noisy_or_sparse_input_keeps_its_triangles():
     assert stats["subdivided"] == 0 and len(refined.faces) == len(coarse.faces)
 
 
-@pytest.mark.parametrize("bad", [{"subdivide_below_noise": -1.0}, {"curved_split": -0.1}, {"gap_fraction": 0.5}, {"gap_fraction": 0.0}, {"sheet_tolerance": 0.0}])
+def _normal_roughness(mesh: trimesh.Trimesh) -> float:
+    """Mean angle (radians) between the face normals and the unit sphere's normals there."""
+    radial = mesh.triangles_center / np.linalg.norm(mesh.triangles_center, axis=1, keepdims=True)
+    return float(np.arccos(np.clip(np.einsum("ij,ij->i", mesh.face_normals, radial), -1, 1)).mean())
+
+
+def test_noisy_input_is_smoothed_after_the_projection_and_clean_input_is_not():
+    # Noise of 0.5 cells: the projected vertices keep a scatter that roughens the normals;
+    # the Taubin passes take most of it out without shrinking the sphere.
+    points, normals = sphere_points(40_000, radius=1.0, seed=1)
+    noisy = points + np.random.default_rng(4).normal(scale=0.5 * CELL, size=points.shape)
+    coarse = trimesh.creation.icosphere(subdivisions=5, radius=1.0)
+    cfg = RefineConfig(enabled=True, subdivide_below_noise=0.06, smooth_above_noise=0.2, smooth_passes=5)
+    rough, rough_stats = project_to_points(coarse, noisy, normals, CELL, RefineConfig(enabled=True))
+    smooth, stats = project_to_points(coarse, noisy, normals, CELL, cfg)
+    assert rough_stats["smoothed"] == 0 and stats["smoothed"] == 1 and stats["subdivided"] == 0
+    assert _normal_roughness(smooth) < 0.7 * _normal_roughness(rough)
+    assert abs(np.mean(_radii(smooth)) - 1.0) < 0.1 * CELL  # Taubin keeps the size
+    clean, clean_stats = project_to_points(coarse, points, normals, CELL, cfg)
+    assert clean_stats["smoothed"] == 0 and clean_stats["subdivided"] == 1
+
+
+@pytest.mark.parametrize("bad", [{"subdivide_below_noise": -1.0}, {"curved_split": -0.1}, {"smooth_passes": -1}, {"gap_fraction": 0.5}, {"gap_fraction": 0.0}, {"sheet_tolerance": 0.0}])
 def test_sheet_options_out_of_range_are_refused(bad):
-    with pytest.raises(ConfigError, match="sheet_tolerance|gap_fraction|subdivide_below_noise|curved_split"):
+    with pytest.raises(ConfigError, match="sheet_tolerance|gap_fraction|subdivide_below_noise|curved_split|smooth"):
         RefineConfig(enabled=True, **bad).validate("mesh.refine")
 
 
