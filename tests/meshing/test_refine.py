@@ -7,7 +7,7 @@ import trimesh
 from sdfrecon.base.errors import ConfigError
 
 from sdfrecon.datasets.synthetic import sphere_points
-from sdfrecon.meshing.refine import RefineConfig, project_to_points, undo_collapses
+from sdfrecon.meshing.refine import RefineConfig, project_to_points, undo_collapses, undo_folds
 
 CELL = 0.02
 
@@ -192,3 +192,19 @@ def test_vertices_brought_onto_one_point_are_put_back():
     assert np.allclose(fixed, before)
     untouched, none = undo_collapses(before + 0.1, before, 1e-6)
     assert none == 0 and np.allclose(untouched, before + 0.1)
+
+
+def test_vertices_that_fold_a_triangle_are_put_back():
+    # A flat grid; one vertex pushed sideways past its neighbour turns two triangles over,
+    # another lifted slightly turns none by more than 60 degrees: only the first goes back.
+    side = np.linspace(0.0, 1.0, 6)
+    grid = np.stack(np.meshgrid(side, side, indexing="ij"), axis=-1).reshape(-1, 2)
+    before = np.column_stack([grid, np.zeros(len(grid))])
+    faces = np.array(_grid_faces(len(side)))
+    after = before.copy()
+    after[14, 0] += 0.3  # grid step 0.2: past the next vertex in x
+    after[8, 2] += 0.02
+    restored_vertices, count = undo_folds(after, before, faces)
+    assert np.allclose(restored_vertices[14], before[14]) and np.allclose(restored_vertices[8], after[8])
+    normals = trimesh.Trimesh(restored_vertices, faces, process=False).face_normals
+    assert np.all(normals[:, 2] > 0.9) and count == 1  # the folded triangles' other corners had not moved
