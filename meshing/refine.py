@@ -124,14 +124,14 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     Returns
     -------
     (trimesh.Trimesh, dict)
-        The mesh with moved vertices (same faces, or each split in four when
-        ``subdivide_below_noise`` applies) and statistics: ``moved`` (share of vertices
-        projected), ``mean_move`` and ``max_move`` (in cells), ``noise`` (the input's
-        estimated noise, in cells), ``subdivided`` (1 when the faces were split),
-        ``curved_edges`` (edges split again where curved, ``curved_split``), ``smoothed``
-        (1 when ``smooth_above_noise`` applied) and
-        ``restored`` (vertices put back where they were, see :func:`undo_collapses`), and
-        ``unfolded`` (the same for folds, :func:`undo_folds`).
+        The mesh with moved vertices (same faces; or each split in four when
+        ``subdivide_below_noise`` applies, and curved ones split again, ``curved_split``)
+        and statistics: ``moved`` (share of vertices projected), ``mean_move`` and
+        ``max_move`` (in cells), ``noise`` (the input's estimated noise, in cells),
+        ``subdivided`` (1 when the faces were split), ``curved_edges`` (edges split again),
+        ``smoothed`` (1 when ``smooth_above_noise`` applied), ``restored`` (vertices put
+        back where they were, :func:`undo_collapses`) and ``unfolded`` (the same for
+        folds, :func:`undo_folds`).
     """
     from scipy.spatial import cKDTree
 
@@ -239,9 +239,9 @@ def undo_folds(vertices: np.ndarray, before: np.ndarray, faces: np.ndarray, *, r
 
     A vertex projected along its local plane's normal also moves sideways; on triangles a
     fraction of a cell wide (after the splits) that can turn a neighbouring triangle over:
-    a fold, a local self-intersection that no distance metric sees. Put
-    back, the corners return to a configuration without it; a few rounds catch folds that
-    putting back one corner makes next to it. faces : (F, 3) int.
+    a fold, a local self-intersection that no distance metric sees. Put back, the corners
+    return to a configuration without it; a few rounds catch folds that putting back one
+    corner makes next to it. faces : (F, 3) int.
     """
     vertices = np.array(vertices, dtype=np.float64)
     before = np.asarray(before, dtype=np.float64)
