@@ -239,6 +239,11 @@ class ScanDistances:
     max: float
     """d_H->: max over scan points."""
 
+    @classmethod
+    def of(cls, distances: np.ndarray) -> "ScanDistances":
+        """From the (N,) distances of the scan points to the reconstruction."""
+        return cls(mean=float(distances.mean()), max=float(distances.max()))
+
 
 def scan_distances(scan_points: np.ndarray, rec: trimesh.Trimesh) -> ScanDistances:
     """One-sided distances from (N, 3) input scan points to the surface of ``rec``.
@@ -246,8 +251,7 @@ def scan_distances(scan_points: np.ndarray, rec: trimesh.Trimesh) -> ScanDistanc
     Exact point-to-triangle distances (:func:`distance_to_surface`), so the
     result does not depend on a sampling of ``rec`` nor on the point order.
     """
-    d = distance_to_surface(scan_points, rec)
-    return ScanDistances(mean=float(d.mean()), max=float(d.max()))
+    return ScanDistances.of(distance_to_surface(scan_points, rec))
 
 
 def is_closed(mesh: trimesh.Trimesh) -> bool:

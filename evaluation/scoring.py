@@ -16,6 +16,7 @@ import trimesh
 from sdfrecon.evaluation.iou import iou_at_points, volumetric_iou
 from sdfrecon.evaluation.metrics import (
     MetricOptions,
+    ScanDistances,
     SurfaceMetrics,
     bbox_diagonal,
     compare_point_sets,
@@ -23,7 +24,6 @@ from sdfrecon.evaluation.metrics import (
     is_closed,
     nearest,
     sample_surface,
-    scan_distances,
 )
 from sdfrecon.base.errors import InputError
 
@@ -140,8 +140,11 @@ def evaluate(
     )
     rec_to_gt = (distance_to_surface(rec_points, gt_mesh) if gt_mesh is not None
                  else nearest(rec_points, gt_points)[0])
-    chamfer_surface = float((rec_to_gt.mean() + distance_to_surface(gt_points, rec).mean()) / 2.0)
-    scan = scan_distances(scan_points, rec) if scan_points is not None else None
+    # One BVH of the reconstruction answers the ground-truth points and the scan together.
+    queries = gt_points if scan_points is None else np.vstack([gt_points, np.asarray(scan_points, dtype=np.float64)])
+    to_rec = distance_to_surface(queries, rec)
+    chamfer_surface = float((rec_to_gt.mean() + to_rec[:len(gt_points)].mean()) / 2.0)
+    scan = ScanDistances.of(to_rec[len(gt_points):]) if scan_points is not None else None
     closed = is_closed(rec)
     iou, note = _iou(rec, closed, gt_mesh, occupancy_points, occupancies, options)
     return Evaluation(
