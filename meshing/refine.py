@@ -25,7 +25,7 @@ import numpy as np
 import trimesh
 
 from sdfrecon.base.errors import ConfigError
-from sdfrecon.meshing.subdivide import close_selection, edge_sagitta, edge_table, split_edges
+from sdfrecon.meshing.subdivide import close_selection, edge_sagitta, split_edges
 
 
 @dataclass
@@ -313,7 +313,7 @@ def _split_curved_and_project(mesh: trimesh.Trimesh, surface: _PointSurface, cel
     midpoints were put back (:func:`_project_added`); how many edges were split."""
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     normals = np.asarray(mesh.vertex_normals, dtype=np.float64)
-    edges, face_edges = edge_table(mesh.faces)
+    edges, face_edges = mesh.edges_unique, mesh.faces_unique_edges
     sagitta = edge_sagitta(vertices, normals, edges)
     chosen = close_selection(face_edges, np.abs(sagitta) > cfg.curved_split * cell)
     if not chosen.any():

@@ -3,8 +3,9 @@
 A triangle with all three edges chosen is split in four (red), one with a single
 chosen edge in two (green). A triangle with two chosen edges would need a split no
 neighbour agrees with, so its third edge is chosen too, until no such triangle is
-left. Every chosen edge gets one new vertex shared by the triangles on both sides,
-so a closed, consistently wound mesh stays closed and consistently wound.
+left. Every chosen edge gets one new vertex shared by the triangles on both sides, so
+a closed, consistently wound mesh stays closed and consistently wound. Edges are
+trimesh's (``Trimesh.edges_unique``, ``Trimesh.faces_unique_edges``).
 
 :func:`edge_sagitta` says which edges need it on a curved surface: the gap between
 an edge's chord and the surface, estimated from the normals at its two ends.
@@ -13,18 +14,6 @@ an edge's chord and the surface, estimated from the normals at its two ends.
 from __future__ import annotations
 
 import numpy as np
-
-
-def edge_table(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique edges of ``faces`` (F, 3) int: ``edges`` (E, 2) vertex indices (sorted per
-    edge) and ``face_edges`` (F, 3), the edge of each face from corner k to corner k+1."""
-    faces = np.asarray(faces, dtype=np.int64)
-    ordered = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    # one int64 key per edge: np.unique on a flat array is ~10x faster than on rows
-    stride = int(faces.max()) + 1 if len(faces) else 1
-    keys, inverse = np.unique(ordered[:, 0] * stride + ordered[:, 1], return_inverse=True)
-    edges = np.column_stack([keys // stride, keys % stride])
-    return edges, inverse.reshape(-1, 3)
 
 
 def edge_sagitta(vertices: np.ndarray, normals: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -58,7 +47,8 @@ def split_edges(faces: np.ndarray, face_edges: np.ndarray, new_vertex: np.ndarra
     ----------
     faces : (F, 3) int
     face_edges : (F, 3) int
-        From :func:`edge_table`.
+        Index of each face's edge from corner k to corner k+1 (trimesh's
+        ``Trimesh.faces_unique_edges``, into ``Trimesh.edges_unique``).
     new_vertex : (E,) int
         Index of the vertex inserted on each edge, -1 where the edge is kept. Each face
         must have zero, one or three split edges (:func:`close_selection`).
