@@ -174,7 +174,7 @@ def test_noisy_input_is_smoothed_after_the_projection_and_clean_input_is_not():
     assert clean_stats["smoothed"] == 0 and clean_stats["subdivided"] == 1
 
 
-@pytest.mark.parametrize("bad", [{"subdivide_below_noise": -1.0}, {"curved_split": -0.1}, {"smooth_passes": -1}, {"gap_fraction": 0.5}, {"gap_fraction": 0.0}, {"sheet_tolerance": 0.0}])
+@pytest.mark.parametrize("bad", [{"subdivide_below_noise": -1.0}, {"curved_split": -0.1}, {"smooth_passes": -1}, {"smooth_above_noise": -0.1}, {"gap_fraction": 0.5}, {"gap_fraction": 0.0}, {"sheet_tolerance": 0.0}])
 def test_sheet_options_out_of_range_are_refused(bad):
     with pytest.raises(ConfigError, match="sheet_tolerance|gap_fraction|subdivide_below_noise|curved_split|smooth"):
         RefineConfig(enabled=True, **bad).validate("mesh.refine")
