@@ -10,15 +10,17 @@ normals, so input normals of unknown sign (or normals estimated here by PCA)
 work as well as oriented ones. Vertices far from any input point (holes, the
 far side of missing data) stay where the field put them.
 
-On clean dense input the triangles can then be split in four and the new edge
-midpoints projected as well (``subdivide_below_noise``): the vertices were on the
-surface, but a cell-wide flat triangle between them cuts the chord of a curved part.
-Where the surface still curves away from the halved edges by more than ``curved_split``
-cells, those edges are split once more and their midpoints projected too.
+On clean dense input the edges can then be split and the new edge midpoints projected
+as well (``subdivide_below_noise``): the vertices were on the surface, but a cell-wide
+flat triangle between them cuts the chord of a curved part. The first split takes the
+edges whose chord stands at least ``first_split`` cells off the surface (0: every edge,
+each triangle in four); where the surface still curves away from the halved edges by
+more than ``curved_split`` cells, those are split once more and their midpoints projected too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,11 +68,16 @@ class RefineConfig:
     wall) or in front (across a narrow slot): sheets never meet or cross."""
     subdivide_below_noise: float = 0.0
     """Clean, dense input: when the input's noise is below this many cells and most
-    vertices were projected, split every triangle in four and project the new edge
-    midpoints too (one pass). A flat triangle a cell wide cuts the chord of a curved
+    vertices were projected, split the triangles (every one in four, or only around curved
+    edges: ``first_split``) and project the new edge midpoints too (one pass). A flat triangle a cell wide cuts the chord of a curved
     surface (error about cell^2 / 8R); halving the edges quarters it. Noisy scans are
     left alone: their projected vertices scatter by a fraction of the noise, and on
     half-size triangles that scatter doubles the normals' roughness. 0 never splits."""
+    first_split: float = 0.0
+    """That split takes only the edges whose chord stands at least this many cells off the
+    surface (estimated from their end normals, :func:`sdfrecon.meshing.subdivide.edge_sagitta`),
+    the triangles around them split in two or four so the mesh stays closed: flat parts keep
+    their triangles, whose chords already lie on the surface. 0 splits every triangle in four."""
     curved_split: float = 0.0
     """After that split: edges whose chord stands further than this many cells off the
     surface (estimated from their end normals, :func:`sdfrecon.meshing.subdivide.edge_sagitta`)
@@ -86,18 +93,25 @@ class RefineConfig:
     smooth_passes: int = 5
     """Taubin passes, each a shrinking (lambda 0.5) and an inflating (mu -0.5) Laplacian step, so
     the volume is kept (trimesh.smoothing.filter_taubin with twice as many iterations)."""
+    noisy_neighbours: int = 0
+    """Noisy input (noise above ``smooth_above_noise`` cells): each vertex's plane is fitted to
+    this many nearest points instead of ``neighbours``. There the Gaussian weight (widened by
+    ``noise_bandwidth``) reaches past the 32 nearest points, and a plane through more points keeps
+    less of the noise; a wider one bends less with the surface, so the count is bounded. 0 keeps
+    ``neighbours``."""
 
     def validate(self, path: str) -> None:
-        if self.neighbours < 3 or self.iterations < 0:
-            raise ConfigError(f"{path}: neighbours must be >= 3 and iterations >= 0")
+        if self.neighbours < 3 or self.iterations < 0 or self.noisy_neighbours < 0 or 0 < self.noisy_neighbours < 3:
+            raise ConfigError(f"{path}: neighbours must be >= 3, noisy_neighbours 0 or >= 3, iterations >= 0")
         if not (self.bandwidth > 0 and self.max_move >= 0 and self.max_spacing > 0 and self.noise_bandwidth >= 0):
             raise ConfigError(f"{path}: bandwidth and max_spacing must be > 0, max_move and noise_bandwidth >= 0")
         if not (self.sheet_tolerance > 0 and 0 < self.gap_fraction < 0.5):
             raise ConfigError(f"{path}: sheet_tolerance must be > 0 and gap_fraction in (0, 0.5)")
         if self.subdivide_below_noise < 0:
             raise ConfigError(f"{path}.subdivide_below_noise: must be >= 0, got {self.subdivide_below_noise}")
-        if self.curved_split < 0:
-            raise ConfigError(f"{path}.curved_split: must be >= 0, got {self.curved_split}")
+        if self.first_split < 0 or self.curved_split < 0:
+            raise ConfigError(f"{path}: first_split and curved_split must be >= 0, "
+                              f"got {self.first_split} and {self.curved_split}")
         if self.smooth_above_noise < 0 or self.smooth_passes < 0:
             raise ConfigError(f"{path}: smooth_above_noise and smooth_passes must be >= 0, "
                               f"got {self.smooth_above_noise} and {self.smooth_passes}")
@@ -124,11 +138,12 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     Returns
     -------
     (trimesh.Trimesh, dict)
-        The mesh with moved vertices (same faces; or each split in four when
-        ``subdivide_below_noise`` applies, and curved ones split again, ``curved_split``)
+        The mesh with moved vertices (same faces; or split when ``subdivide_below_noise``
+        applies: ``first_split``, then curved ones again, ``curved_split``)
         and statistics: ``moved`` (share of vertices projected), ``mean_move`` and
         ``max_move`` (in cells), ``noise`` (the input's estimated noise, in cells),
-        ``subdivided`` (1 when the faces were split), ``curved_edges`` (edges split again),
+        ``subdivided`` (1 when the faces were split), ``split_edges`` (edges split first),
+        ``curved_edges`` (edges split again),
         ``smoothed`` (1 when ``smooth_above_noise`` applied), ``restored`` (vertices put
         back where they were, :func:`undo_collapses`) and ``unfolded`` (the same for
         folds, :func:`undo_folds`).
@@ -141,6 +156,10 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     surface = _PointSurface(points, normals, tree,
                             tree.query(points, k=min(9, len(points)), workers=-1)[0][:, -1],  # 8th neighbour
                             noise_level(points, normals, tree) if cfg.noise_bandwidth > 0 else 0.0)
+    # Noisy input: planes through more points here, Taubin passes after the projection.
+    noisy = cfg.smooth_above_noise > 0 and surface.noise > cfg.smooth_above_noise * cell
+    if noisy and cfg.noisy_neighbours:
+        cfg = dataclasses.replace(cfg, neighbours=cfg.noisy_neighbours)
     start = np.array(mesh.vertices, dtype=np.float64)
     vertex_normals = np.array(mesh.vertex_normals, dtype=np.float64)
     limit = cfg.max_move * cell
@@ -156,21 +175,20 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     # Clean: split, so the midpoints land on the surface too (on sparse input they would stay on
     # the chords, four times the triangles for nothing).
     split = cfg.subdivide_below_noise > 0 and surface.noise < cfg.subdivide_below_noise * cell and dense
-    # Noisy: smooth what the projection left (split and smooth never both apply).
-    smooth = (cfg.smooth_above_noise > 0 and cfg.smooth_passes > 0
-              and surface.noise > cfg.smooth_above_noise * cell and dense)
-    curved_edges = 0
+    # Noisy: smooth what the projection left.
+    smooth = noisy and cfg.smooth_passes > 0 and dense
+    first_edges, curved_edges = 0, 0
     if split:
-        out, put_back = _split_and_project(out, surface, cell, cfg)
+        out, put_back, first_edges = _split_curved_and_project(out, surface, cell, cfg, cfg.first_split)
         restored, unfolded = restored + put_back[0], unfolded + put_back[1]
         if cfg.curved_split > 0:
-            out, put_back, curved_edges = _split_curved_and_project(out, surface, cell, cfg)
+            out, put_back, curved_edges = _split_curved_and_project(out, surface, cell, cfg, cfg.curved_split)
             restored, unfolded = restored + put_back[0], unfolded + put_back[1]
     if smooth:
         trimesh.smoothing.filter_taubin(out, lamb=0.5, nu=0.5, iterations=2 * cfg.smooth_passes)
     stats = {"moved": float(active.mean()), "mean_move": float(moves[active].mean()) if active.any() else 0.0,
              "max_move": float(moves.max()) if len(moves) else 0.0, "noise": surface.noise / cell,
-             "subdivided": float(split), "curved_edges": float(curved_edges),
+             "subdivided": float(split), "split_edges": float(first_edges), "curved_edges": float(curved_edges),
              "smoothed": float(smooth), "restored": float(restored), "unfolded": float(unfolded)}
     return out, stats
 
@@ -293,29 +311,21 @@ def undo_collapses(vertices: np.ndarray, before: np.ndarray, margin: float) -> t
     return vertices, int(restored.sum())
 
 
-def _split_and_project(mesh: trimesh.Trimesh, surface: _PointSurface, cell: float,
-                       cfg: RefineConfig) -> tuple[trimesh.Trimesh, tuple[int, int]]:
-    """``mesh`` with every triangle split in four and the new edge midpoints projected, and
-    how many midpoints were put back (:func:`_project_added`)."""
-    fine = mesh.subdivide()  # trimesh keeps the old vertices first, then one per edge
-    return _project_added(mesh, np.asarray(fine.vertices, dtype=np.float64), fine.faces, surface, cell, cfg)
-
-
 CURVED_START_LIMIT = 0.25
 """The curved split's midpoints start at most this fraction of their edge's length off
 the chord: across a crease the end normals disagree and the sagitta estimate means nothing."""
 
 
-def _split_curved_and_project(mesh: trimesh.Trimesh, surface: _PointSurface, cell: float,
-                              cfg: RefineConfig) -> tuple[trimesh.Trimesh, tuple[int, int], int]:
-    """``mesh`` with the edges whose sagitta exceeds ``cfg.curved_split`` cells split
-    (conforming, :mod:`sdfrecon.meshing.subdivide`) and their midpoints projected; how many
+def _split_curved_and_project(mesh: trimesh.Trimesh, surface: _PointSurface, cell: float, cfg: RefineConfig,
+                              threshold: float) -> tuple[trimesh.Trimesh, tuple[int, int], int]:
+    """``mesh`` with the edges whose sagitta is at least ``threshold`` cells split (conforming,
+    :mod:`sdfrecon.meshing.subdivide`; 0: every edge) and their midpoints projected; how many
     midpoints were put back (:func:`_project_added`); how many edges were split."""
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     normals = np.asarray(mesh.vertex_normals, dtype=np.float64)
     edges, face_edges = mesh.edges_unique, mesh.faces_unique_edges
     sagitta = edge_sagitta(vertices, normals, edges)
-    chosen = close_selection(face_edges, np.abs(sagitta) > cfg.curved_split * cell)
+    chosen = close_selection(face_edges, np.abs(sagitta) >= threshold * cell)
     if not chosen.any():
         return mesh, (0, 0), 0
     new_vertex = np.full(len(edges), -1, dtype=np.int64)
@@ -324,31 +334,34 @@ def _split_curved_and_project(mesh: trimesh.Trimesh, surface: _PointSurface, cel
     direction = normals[edges[chosen, 0]] + normals[edges[chosen, 1]]
     direction /= np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-12)
     limit = CURVED_START_LIMIT * np.linalg.norm(b - a, axis=1)
-    # start on the estimated arc, not the chord: the projection then only corrects the estimate
-    midpoints = (a + b) / 2 + np.clip(sagitta[chosen], -limit, limit)[:, None] * direction
+    # the projection starts on the estimated arc, so it only corrects the estimate
+    arc = (a + b) / 2 + np.clip(sagitta[chosen], -limit, limit)[:, None] * direction
     faces = split_edges(mesh.faces, face_edges, new_vertex)
-    fine, put_back = _project_added(mesh, np.vstack([vertices, midpoints]), faces, surface, cell, cfg)
+    fine, put_back = _project_added(mesh, np.vstack([vertices, (a + b) / 2]), faces, surface, cell, cfg, guess=arc)
     return fine, put_back, int(np.count_nonzero(chosen))
 
 
 def _project_added(mesh: trimesh.Trimesh, vertices: np.ndarray, faces: np.ndarray, surface: _PointSurface,
-                   cell: float, cfg: RefineConfig) -> tuple[trimesh.Trimesh, tuple[int, int]]:
-    """The split mesh (``vertices`` (V', 3): ``mesh``'s first, then the new ones; ``faces``)
-    with its new vertices projected, and how many of them were put back: onto another vertex
-    (:func:`undo_collapses`), and folding a triangle (:func:`undo_folds`).
+                   cell: float, cfg: RefineConfig, guess: np.ndarray | None = None) -> tuple[trimesh.Trimesh, tuple[int, int]]:
+    """The split mesh (``vertices`` (V', 3): ``mesh``'s first, then the new ones on their
+    chords; ``faces``) with its new vertices projected, and how many of them were put back
+    on their chords: onto another vertex (:func:`undo_collapses`), and folding a triangle
+    (:func:`undo_folds`).
 
     The old vertices are already on the points' surface; a new one starts within the
     chord error (a small fraction of a cell) of it, so one projection pass settles it.
+    ``guess`` (V' - V, 3): where the projection starts instead of the chord (the estimated
+    arc); the move is still measured, and bounded by the sheets, from the chord.
     """
     old = len(mesh.vertices)
-    start = vertices[old:]
+    chord = vertices[old:]
     normals = np.asarray(trimesh.Trimesh(vertices, faces, process=False).vertex_normals[old:], dtype=np.float64)
-    projected, _ = surface.project(start, normals, cell, cfg, 1)
+    projected, _ = surface.project(chord if guess is None else guess, normals, cell, cfg, 1)
     # The sheets to keep apart from are the old vertices': among the split mesh's, denser,
     # the nearest neighbours may all lie on the new vertex's own sheet. The old vertices
     # have already closed up to 2 x gap_fraction of a thin wall's gap; a new vertex only
     # corrects a chord, so it gets half that share of what is left.
-    displacement = _keep_sheets_apart(start, normals, projected - start, 4 * cfg.max_move * cell,
+    displacement = _keep_sheets_apart(chord, normals, projected - chord, 4 * cfg.max_move * cell,
                                       cfg.gap_fraction / 2, sheets=(np.asarray(mesh.vertices), mesh.vertex_normals))
     moved = vertices.copy()
     moved[old:] += displacement

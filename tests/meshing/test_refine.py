@@ -1,5 +1,7 @@
 """Projection of mesh vertices onto the input points."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import trimesh
@@ -72,17 +74,20 @@ def test_the_two_sides_of_a_thin_wall_never_meet(split):
     refined, stats = project_to_points(mesh, points, normals, cell,
                                        RefineConfig(enabled=True, subdivide_below_noise=split))
     assert stats["subdivided"] == (split > 0)
-    fine = mesh.subdivide() if split else mesh  # the split keeps the old vertices first
-    inner = np.abs(fine.vertices[:, :2]).max(axis=1) < 0.4  # away from the plate's rim
-    top = inner & (fine.vertex_normals[:, 2] > 0.9)
-    bottom = inner & (fine.vertex_normals[:, 2] < -0.9)
-    gap_before = fine.vertices[top, 2].min() - fine.vertices[bottom, 2].max()
-    gap_after = refined.vertices[top, 2].min() - refined.vertices[bottom, 2].max()
+    gap_before, gap_after = _sheet_gap(mesh), _sheet_gap(refined)
     assert stats["moved"] > 0.5
     assert gap_after > 0.05 * gap_before  # the sheets stay apart...
     assert gap_after < 0.8 * gap_before  # ...and still move towards the true faces
     merged = trimesh.Trimesh(refined.vertices, refined.faces, process=True)
     assert len(merged.vertices) == len(refined.vertices)  # no two vertices coincide
+
+
+def _sheet_gap(mesh: trimesh.Trimesh) -> float:
+    """Smallest distance between the upward and downward sheets of a plate (z), away from its rim."""
+    inner = np.abs(mesh.vertices[:, :2]).max(axis=1) < 0.4
+    top = inner & (mesh.vertex_normals[:, 2] > 0.9)
+    bottom = inner & (mesh.vertex_normals[:, 2] < -0.9)
+    return float(mesh.vertices[top, 2].min() - mesh.vertices[bottom, 2].max())
 
 
 def _chord_error(mesh: trimesh.Trimesh) -> float:
@@ -120,14 +125,37 @@ def test_curved_edges_are_split_again_and_flat_ones_are_not():
     assert twice.is_watertight and twice.is_winding_consistent
     assert _chord_error(twice) < 0.6 * _chord_error(once)
     # a flat patch: every chord lies on the surface, no edge is split again
-    side = np.linspace(-0.5, 0.5, 26)
-    grid = np.stack(np.meshgrid(side, side, indexing="ij"), axis=-1).reshape(-1, 2)
-    patch = trimesh.Trimesh(np.column_stack([grid, np.zeros(len(grid))]),
-                            _grid_faces(len(side)), process=False)
-    patch_points = np.column_stack([np.random.default_rng(3).uniform(-0.55, 0.55, (20_000, 2)), np.zeros(20_000)])
+    patch, patch_points = _flat_patch()
     refined, stats = project_to_points(patch, patch_points, np.tile([0.0, 0.0, 1.0], (20_000, 1)), CELL,
                                        RefineConfig(enabled=True, subdivide_below_noise=0.06, curved_split=0.005))
     assert stats["subdivided"] == 1 and stats["curved_edges"] == 0 and len(refined.faces) == 4 * len(patch.faces)
+
+
+def test_the_first_split_can_leave_flat_parts_alone():
+    # first_split > 0: only edges whose chord stands off the surface are split. A flat patch
+    # keeps its triangles; on the sphere (every chord ~0.08 cells off) the split gives the
+    # same mesh size and about the same chord error as the split in four (midpoints start on
+    # the estimated arc there, so not bit for bit the same).
+    cfg = RefineConfig(enabled=True, subdivide_below_noise=0.06, first_split=0.002)
+    patch, patch_points = _flat_patch()
+    refined, stats = project_to_points(patch, patch_points, np.tile([0.0, 0.0, 1.0], (len(patch_points), 1)),
+                                       CELL, cfg)
+    assert stats["subdivided"] == 1 and stats["split_edges"] == 0 and len(refined.faces) == len(patch.faces)
+    points, normals = sphere_points(40_000, radius=1.0, seed=1)
+    coarse = trimesh.creation.icosphere(subdivisions=4, radius=1.0)
+    everywhere, _ = project_to_points(coarse, points, normals, CELL, RefineConfig(enabled=True, subdivide_below_noise=0.06))
+    curved, stats = project_to_points(coarse, points, normals, CELL, cfg)
+    assert stats["split_edges"] == len(coarse.edges_unique) and len(curved.faces) == 4 * len(coarse.faces)
+    assert curved.is_watertight and _chord_error(curved) < 1.1 * _chord_error(everywhere)
+
+
+def _flat_patch() -> tuple[trimesh.Trimesh, np.ndarray]:
+    """A flat square mesh (z = 0, 25 x 25 squares) and 20,000 points on its plane."""
+    side = np.linspace(-0.5, 0.5, 26)
+    grid = np.stack(np.meshgrid(side, side, indexing="ij"), axis=-1).reshape(-1, 2)
+    patch = trimesh.Trimesh(np.column_stack([grid, np.zeros(len(grid))]), _grid_faces(len(side)), process=False)
+    points = np.column_stack([np.random.default_rng(3).uniform(-0.55, 0.55, (20_000, 2)), np.zeros(20_000)])
+    return patch, points
 
 
 def _grid_faces(n: int) -> list[list[int]]:
@@ -174,9 +202,27 @@ def test_noisy_input_is_smoothed_after_the_projection_and_clean_input_is_not():
     assert clean_stats["smoothed"] == 0 and clean_stats["subdivided"] == 1
 
 
-@pytest.mark.parametrize("bad", [{"subdivide_below_noise": -1.0}, {"curved_split": -0.1}, {"smooth_passes": -1}, {"smooth_above_noise": -0.1}, {"gap_fraction": 0.5}, {"gap_fraction": 0.0}, {"sheet_tolerance": 0.0}])
+def test_noisy_input_fits_planes_through_more_points():
+    # Noise of 0.5 cells on a sphere: the 32 nearest points leave each vertex a scatter of
+    # about noise / sqrt(32); 64 leave less (the radius error drops 8 %: the Gaussian weight
+    # already fades at the 32nd point of this cloud, 2.5 cells out). Clean input is
+    # unaffected by the option: the same mesh with or without it.
+    points, normals = sphere_points(40_000, radius=1.0, seed=1)
+    noisy = points + np.random.default_rng(4).normal(scale=0.5 * CELL, size=points.shape)
+    coarse = trimesh.creation.icosphere(subdivisions=5, radius=1.0)
+    base = RefineConfig(enabled=True, subdivide_below_noise=0.06, smooth_above_noise=0.2, smooth_passes=0)
+    wide = dataclasses.replace(base, noisy_neighbours=64)
+    narrow_mesh, _ = project_to_points(coarse, noisy, normals, CELL, base)
+    wide_mesh, _ = project_to_points(coarse, noisy, normals, CELL, wide)
+    assert np.abs(_radii(wide_mesh) - 1.0).mean() < 0.95 * np.abs(_radii(narrow_mesh) - 1.0).mean()
+    clean_base, _ = project_to_points(coarse, points, normals, CELL, base)
+    clean_wide, _ = project_to_points(coarse, points, normals, CELL, wide)
+    assert np.array_equal(clean_base.vertices, clean_wide.vertices)
+
+
+@pytest.mark.parametrize("bad", [{"subdivide_below_noise": -1.0}, {"first_split": -0.1}, {"noisy_neighbours": 2}, {"neighbours": 2}, {"curved_split": -0.1}, {"smooth_passes": -1}, {"smooth_above_noise": -0.1}, {"gap_fraction": 0.5}, {"gap_fraction": 0.0}, {"sheet_tolerance": 0.0}])
 def test_sheet_options_out_of_range_are_refused(bad):
-    with pytest.raises(ConfigError, match="sheet_tolerance|gap_fraction|subdivide_below_noise|curved_split|smooth"):
+    with pytest.raises(ConfigError, match="sheet_tolerance|gap_fraction|subdivide_below_noise|split|smooth|neighbours"):
         RefineConfig(enabled=True, **bad).validate("mesh.refine")
 
 
