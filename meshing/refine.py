@@ -217,18 +217,18 @@ class _PointSurface:
             dist, idx = self.tree.query(vertices, k=k, workers=-1)
             local = self.spacing[idx].mean(axis=1)  # the neighbourhood's spacing (one point's is noisy)
             h = np.maximum(np.maximum(local * cfg.bandwidth, self.noise * cfg.noise_bandwidth), 1e-12)
-            near_points, near_normals = points[idx], normals[idx]  # (V, k, 3), gathered once
-            agree = np.einsum("nkd,nd->nk", near_normals, vertex_normals)
-            offsets = np.einsum("nkd,nd->nk", near_points - vertices[:, None, :], vertex_normals)
+            near_points, near_normals = np.take(points, idx, axis=0), np.take(normals, idx, axis=0)  # (V, k, 3)
+            agree = _dot_rows(near_normals, vertex_normals)
+            offsets = _dot_rows(near_points, vertex_normals) - np.einsum("nd,nd->n", vertices, vertex_normals)[:, None]
             tolerance = np.maximum(local * cfg.sheet_tolerance, 4.0 * self.noise)
             nearest_sheet = np.abs(offsets - offsets[:, :1]) <= tolerance[:, None]
             weight = np.exp(-(dist / h[:, None]) ** 2) * (np.abs(agree) >= cfg.normal_agreement) * nearest_sheet
             total = weight.sum(axis=1)
             active &= (local <= cfg.max_spacing * cell) & (total > 1e-6) & (dist[:, 0] <= 2 * limit + h)
             w = weight / np.maximum(total, 1e-12)[:, None]
-            centroid = np.einsum("nk,nkd->nd", w, near_points)
+            centroid = _weighted_sum(w, near_points)
             # the neighbours' normals turned to the vertex normal's side (their sign is unknown)
-            normal = np.einsum("nk,nkd->nd", np.where(agree < 0, -w, w), near_normals)
+            normal = _weighted_sum(np.where(agree < 0, -w, w), near_normals)
             normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
             offset = np.einsum("nd,nd->n", vertices - centroid, normal)
             moved = vertices - offset[:, None] * normal
@@ -237,6 +237,17 @@ class _PointSurface:
             scale = np.minimum(1.0, limit / np.maximum(length, 1e-12))
             vertices = np.where(active[:, None], start + displacement * scale[:, None], start)
         return vertices, active
+
+
+def _dot_rows(rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """(V, k) dot products of each of the k rows of ``rows`` (V, k, 3) with ``vectors`` (V, 3)."""
+    # a batched matmul: 2-4x faster than np.einsum here (on (390k, 32, 3): 20 against 54 ms)
+    return (rows @ vectors[:, :, None])[..., 0]
+
+
+def _weighted_sum(weights: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(V, 3) sums of ``rows`` (V, k, 3) weighted by ``weights`` (V, k)."""
+    return (weights[:, None, :] @ rows)[:, 0]
 
 
 COLLAPSE_MARGIN = 1e-4
@@ -390,8 +401,8 @@ def _keep_sheets_apart(vertices: np.ndarray, normals: np.ndarray, displacement: 
                                       workers=-1)
     valid = np.isfinite(dist)
     idx = np.where(valid, idx, 0)
-    facing = valid & (np.einsum("nkd,nd->nk", other_normals[idx], normals) < -0.5)
-    offset = np.einsum("nkd,nd->nk", others[idx] - vertices[:, None, :], normals)
+    facing = valid & (_dot_rows(np.take(other_normals, idx, axis=0), normals) < -0.5)
+    offset = _dot_rows(np.take(others, idx, axis=0), normals) - np.einsum("nd,nd->n", vertices, normals)[:, None]
     behind = np.where(facing & (offset < 0), -offset, np.inf).min(axis=1)
     ahead = np.where(facing & (offset > 0), offset, np.inf).min(axis=1)
     along = np.einsum("nd,nd->n", displacement, normals)
