@@ -12,10 +12,12 @@ from the same two node values, and are merged by the grid edge they lie on
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import trimesh
 
-from sdfrecon.meshing.narrowband import NarrowBand, _lookup, _unflat, node_signs
+from sdfrecon.meshing.narrowband import NarrowBand, _flat, _lookup, _unflat, _unique_ids, node_signs
 from sdfrecon.meshing.marching import LEVEL_MARGIN, away_from_level, check_crossing, outside_value
 from sdfrecon.base.errors import NoSurfaceError
 
@@ -51,7 +53,14 @@ def _cells_to_mesh(band: NarrowBand, level: float) -> np.ndarray:
     if len(inside):
         around = np.array([[a, b, c] for a in (0, 1) for b in (0, 1) for c in (0, 1)])
         cells.append(((inside + 1)[:, None, :] - around).reshape(-1, 3))
-    return np.unique(np.concatenate(cells), axis=0)
+    return _unique_rows(np.concatenate(cells), tuple(int(s) + 1 for s in band.grid.shape))
+
+
+def _unique_rows(ijk: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """``np.unique(ijk, axis=0)`` for (K, 3) int coordinates in ``[0, shape)``: sorted the same
+    (row-major flat ids sort lexicographically), through flat ids, not row-wise (0.75 s of 1 s
+    of joint's marching cubes went to the row-wise ones)."""
+    return _unflat(_unique_ids(_flat(ijk, shape), math.prod(shape)), shape)
 
 
 def marching_cubes_band(band: NarrowBand, *, level: float = 0.0, block_cells: int = 64) -> trimesh.Trimesh:
@@ -80,7 +89,7 @@ def marching_cubes_band(band: NarrowBand, *, level: float = 0.0, block_cells: in
     cells = _cells_to_mesh(band, level)
     if len(cells) == 0:
         raise NoSurfaceError(f"the field does not cross {level:g} inside the meshing box")
-    blocks = np.unique(cells // block_cells, axis=0)
+    blocks = _unique_rows(cells // block_cells, tuple(int(n) // block_cells + 1 for n in padded_nodes))
     all_verts, all_faces, offset = [], [], 0
     for block in blocks:
         start = block * block_cells
