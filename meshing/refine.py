@@ -193,6 +193,10 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     return out, stats
 
 
+PROJECT_BLOCK = 16_384
+"""Vertices projected at once (bounds the (block, neighbours, 3) arrays to ~12 MB at 32 neighbours)."""
+
+
 @dataclass
 class _PointSurface:
     """The input points as a surface to project onto: points and unit normals (N, 3), their
@@ -208,6 +212,18 @@ class _PointSurface:
                 iterations: int) -> tuple[np.ndarray, np.ndarray]:
         """(V, 3) vertices moved onto the local planes of their nearest points, by at most
         ``max_move`` cells, and which of them (V,) bool were projected."""
+        # Each vertex is projected on its own; in blocks the (block, k, 3) arrays are reused
+        # memory, where whole-mesh ones (~75 MB each on a 100k-vertex mesh) came fresh from
+        # the system every time (joint's refinement 4.3 -> 3.5 s).
+        parts = [self._project_block(vertices[i:i + PROJECT_BLOCK], vertex_normals[i:i + PROJECT_BLOCK],
+                                     cell, cfg, iterations) for i in range(0, len(vertices), PROJECT_BLOCK)]
+        if not parts:
+            return np.empty((0, 3)), np.zeros(0, dtype=bool)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _project_block(self, vertices: np.ndarray, vertex_normals: np.ndarray, cell: float, cfg: RefineConfig,
+                       iterations: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`project` on one block of vertices."""
         points, normals = self.points, self.normals
         k = min(cfg.neighbours, len(points))
         start = vertices
