@@ -94,7 +94,8 @@ class RefineConfig:
     """Taubin passes, each a shrinking (lambda 0.5) and an inflating (mu -0.5) Laplacian step, so
     the volume is kept (trimesh.smoothing.filter_taubin with twice as many iterations)."""
     noisy_neighbours: int = 0
-    """Noisy input (noise above ``smooth_above_noise`` cells): each vertex's plane is fitted to
+    """Noisy dense input (noise above ``smooth_above_noise`` cells, points closer than
+    ``max_spacing`` cells, median): each vertex's plane is fitted to
     this many nearest points instead of ``neighbours``. There the Gaussian weight (widened by
     ``noise_bandwidth``) reaches past the 32 nearest points, and a plane through more points keeps
     less of the noise; a wider one bends less with the surface, so the count is bounded. 0 keeps
@@ -144,7 +145,8 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
         ``max_move`` (in cells), ``noise`` (the input's estimated noise, in cells),
         ``subdivided`` (1 when the faces were split), ``split_edges`` (edges split first),
         ``curved_edges`` (edges split again),
-        ``smoothed`` (1 when ``smooth_above_noise`` applied), ``restored`` (vertices put
+        ``smoothed`` (1 when ``smooth_above_noise`` applied), ``neighbours`` (points per
+        plane, ``noisy_neighbours`` on noisy input), ``restored`` (vertices put
         back where they were, :func:`undo_collapses`) and ``unfolded`` (the same for
         folds, :func:`undo_folds`).
     """
@@ -156,8 +158,11 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     surface = _PointSurface(points, normals, tree,
                             tree.query(points, k=min(9, len(points)), workers=-1)[0][:, -1],  # 8th neighbour
                             noise_level(points, normals, tree) if cfg.noise_bandwidth > 0 else 0.0)
-    # Noisy input: planes through more points here, Taubin passes after the projection.
-    noisy = cfg.smooth_above_noise > 0 and surface.noise > cfg.smooth_above_noise * cell
+    # Noisy input: planes through more points here, Taubin passes after the projection. Only
+    # dense clouds: on sparse ones the estimate measures their curvature (1k-point clouds read
+    # 0.4-3.8 cells), and they are not projected anyway.
+    noisy = (cfg.smooth_above_noise > 0 and surface.noise > cfg.smooth_above_noise * cell
+             and np.median(surface.spacing) <= cfg.max_spacing * cell)
     if noisy and cfg.noisy_neighbours:
         cfg = dataclasses.replace(cfg, neighbours=cfg.noisy_neighbours)
     start = np.array(mesh.vertices, dtype=np.float64)
@@ -189,7 +194,8 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
     stats = {"moved": float(active.mean()), "mean_move": float(moves[active].mean()) if active.any() else 0.0,
              "max_move": float(moves.max()) if len(moves) else 0.0, "noise": surface.noise / cell,
              "subdivided": float(split), "split_edges": float(first_edges), "curved_edges": float(curved_edges),
-             "smoothed": float(smooth), "restored": float(restored), "unfolded": float(unfolded)}
+             "smoothed": float(smooth), "neighbours": float(cfg.neighbours),
+             "restored": float(restored), "unfolded": float(unfolded)}
     return out, stats
 
 

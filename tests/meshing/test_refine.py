@@ -213,11 +213,16 @@ def test_noisy_input_fits_planes_through_more_points():
     base = RefineConfig(enabled=True, subdivide_below_noise=0.06, smooth_above_noise=0.2, smooth_passes=0)
     wide = dataclasses.replace(base, noisy_neighbours=64)
     narrow_mesh, _ = project_to_points(coarse, noisy, normals, CELL, base)
-    wide_mesh, _ = project_to_points(coarse, noisy, normals, CELL, wide)
+    wide_mesh, stats = project_to_points(coarse, noisy, normals, CELL, wide)
+    assert stats["neighbours"] == 64
     assert np.abs(_radii(wide_mesh) - 1.0).mean() < 0.95 * np.abs(_radii(narrow_mesh) - 1.0).mean()
     clean_base, _ = project_to_points(coarse, points, normals, CELL, base)
-    clean_wide, _ = project_to_points(coarse, points, normals, CELL, wide)
-    assert np.array_equal(clean_base.vertices, clean_wide.vertices)
+    clean_wide, stats = project_to_points(coarse, points, normals, CELL, wide)
+    assert np.array_equal(clean_base.vertices, clean_wide.vertices) and stats["neighbours"] == 32
+    # a sparse cloud's noise estimate reads its curvature (here ~1 cell): not noisy
+    sparse_points, sparse_normals = sphere_points(300, radius=1.0, seed=2)
+    _, stats = project_to_points(coarse, sparse_points, sparse_normals, CELL, wide)
+    assert stats["noise"] > 0.2 and stats["neighbours"] == 32
 
 
 @pytest.mark.parametrize("bad", [{"subdivide_below_noise": -1.0}, {"first_split": -0.1}, {"noisy_neighbours": 2}, {"neighbours": 2}, {"curved_split": -0.1}, {"smooth_passes": -1}, {"smooth_above_noise": -0.1}, {"gap_fraction": 0.5}, {"gap_fraction": 0.0}, {"sheet_tolerance": 0.0}])
