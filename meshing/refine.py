@@ -345,7 +345,7 @@ def undo_collapses(vertices: np.ndarray, before: np.ndarray, margin: float) -> t
 
 
 CURVED_START_LIMIT = 0.25
-"""The curved split's midpoints start at most this fraction of their edge's length off
+"""The split midpoints' projection starts at most this fraction of their edge's length off
 the chord: across a crease the end normals disagree and the sagitta estimate means nothing."""
 
 
@@ -375,7 +375,7 @@ def _split_curved_and_project(mesh: trimesh.Trimesh, surface: _PointSurface, cel
 
 
 def _project_added(mesh: trimesh.Trimesh, vertices: np.ndarray, faces: np.ndarray, surface: _PointSurface,
-                   cell: float, cfg: RefineConfig, guess: np.ndarray | None = None) -> tuple[trimesh.Trimesh, tuple[int, int]]:
+                   cell: float, cfg: RefineConfig, guess: np.ndarray) -> tuple[trimesh.Trimesh, tuple[int, int]]:
     """The split mesh (``vertices`` (V', 3): ``mesh``'s first, then the new ones on their
     chords; ``faces``) with its new vertices projected, and how many of them were put back
     on their chords: onto another vertex (:func:`undo_collapses`), and folding a triangle
@@ -383,13 +383,13 @@ def _project_added(mesh: trimesh.Trimesh, vertices: np.ndarray, faces: np.ndarra
 
     The old vertices are already on the points' surface; a new one starts within the
     chord error (a small fraction of a cell) of it, so one projection pass settles it.
-    ``guess`` (V' - V, 3): where the projection starts instead of the chord (the estimated
-    arc); the move is still measured, and bounded by the sheets, from the chord.
+    ``guess`` (V' - V, 3): where the projection starts (the estimated arc); the move is
+    still measured, and bounded by the sheets, from the chord.
     """
     old = len(mesh.vertices)
     chord = vertices[old:]
     normals = np.asarray(trimesh.Trimesh(vertices, faces, process=False).vertex_normals[old:], dtype=np.float64)
-    projected, _ = surface.project(chord if guess is None else guess, normals, cell, cfg, 1)
+    projected, _ = surface.project(guess, normals, cell, cfg, 1)
     # The sheets to keep apart from are the old vertices': among the split mesh's, denser,
     # the nearest neighbours may all lie on the new vertex's own sheet. The old vertices
     # have already closed up to 2 x gap_fraction of a thin wall's gap; a new vertex only
