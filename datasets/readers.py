@@ -8,7 +8,8 @@ Supported (chosen by file extension):
 * ``.npy`` -- an ``(N, 3)`` or ``(N, 6)`` array; ``.npz`` -- arrays ``points``
   (and optionally ``normals``), or a single ``(N, 3|6)`` array.
 * ``.obj``, ``.off``, ``.stl`` -- meshes, sampled area-uniformly with face normals.
-* ``.pcd`` -- through Open3D.
+* ``.pcd`` -- through Open3D; NaN rows of organized depth-camera frames (no depth
+  measured) are dropped with a warning.
 
 Parsing is done by trimesh, NumPy and Open3D. What they accept silently (a PLY
 whose header promises more vertices than it holds, faces indexing missing
@@ -18,6 +19,7 @@ the file.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,8 @@ from sdfrecon.datasets.pointcloud import PointCloud, make_point_cloud
 from sdfrecon.base.errors import InputError
 from sdfrecon.base.registry import Registry
 from sdfrecon.datasets.inputs import INPUT_FORMATS, InputFormat, InputOptions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -439,9 +443,24 @@ def _read_npz(path: Path, options: ReadOptions) -> PointCloud:
 
 @READERS.register(".pcd")
 def _read_pcd(path: Path, options: ReadOptions) -> PointCloud:
+    """A PCD file (any PCL encoding, through Open3D).
+
+    PCL stores an organized depth-camera frame as a full WIDTH x HEIGHT grid and writes
+    NaN coordinates where the camera measured no depth (the header then says
+    ``is_dense = false``). Those rows are "no point", not corrupt data, so they are dropped
+    with one warning; a file in which no point has finite coordinates is still an error.
+    """
     points, normals = _open3d_points(path, "pcd")
     if len(points) == 0:
         raise InputError("has no points (or is not a readable PCD file)", path)
+    measured = np.isfinite(points).all(axis=1)
+    if not measured.all():
+        if not measured.any():
+            raise InputError(f"none of its {len(points)} points has finite coordinates", path)
+        log.warning("%s: %d of %d points have no coordinates (NaN: no depth measured); using the %d others",
+                    path, int((~measured).sum()), len(points), int(measured.sum()))
+        points = points[measured]
+        normals = None if normals is None else normals[measured]
     return make_point_cloud(points, normals, source=path)
 
 

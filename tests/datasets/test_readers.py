@@ -214,3 +214,32 @@ def test_ply_point_cloud_with_an_empty_face_element_of_several_lists(tmp_path):
     truncated.write_bytes(header.encode() + body.tobytes()[: 300 * record.itemsize])
     with pytest.raises(InputError, match="declares 500 vertices"):
         read_point_cloud(truncated)
+
+
+def _write_organized_pcd(path, points, width):
+    """An ASCII PCD frame as PCL writes a depth camera's: WIDTH x HEIGHT rows, NaN for no depth."""
+    header = ["# .PCD v0.7", "VERSION 0.7", "FIELDS x y z", "SIZE 4 4 4", "TYPE F F F", "COUNT 1 1 1",
+              f"WIDTH {width}", f"HEIGHT {len(points) // width}", "VIEWPOINT 0 0 0 1 0 0 0",
+              f"POINTS {len(points)}", "DATA ascii"]
+    rows = [" ".join(repr(float(v)) for v in row) for row in points]
+    path.write_text("\n".join(header + rows) + "\n")
+    return path
+
+
+def test_pcd_organized_frame_drops_points_without_depth(tmp_path, sphere, caplog):
+    pts, _ = sphere
+    frame = pts[: len(pts) // 20 * 20].copy()
+    frame[::7] = np.nan  # no depth measured at every 7th pixel
+    p = _write_organized_pcd(tmp_path / "frame.pcd", frame, width=20)
+    with caplog.at_level("WARNING"):
+        cloud = read_point_cloud(p)
+    kept = ~np.isnan(frame).any(axis=1)
+    assert len(cloud.points) == kept.sum()
+    np.testing.assert_allclose(cloud.points, frame[kept], atol=1e-6)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and f"{(~kept).sum()} of {len(frame)} points have no coordinates" in warnings[0]
+
+
+def test_pcd_with_no_finite_point_is_an_error(tmp_path):
+    p = _write_organized_pcd(tmp_path / "blind.pcd", np.full((40, 3), np.nan), width=8)
+    _expect(p, "none of its 40 points has finite coordinates")
