@@ -31,9 +31,9 @@ this are treated as unoriented (their direction is used, their sign is not)."""
 
 
 def _tree(points: np.ndarray):
-    from scipy.spatial import cKDTree
+    from sdfrecon.base.kdtree import point_tree
 
-    return cKDTree(points)
+    return point_tree(points)
 
 
 def local_spacing(points: np.ndarray, k: int = 8, tree=None) -> np.ndarray:

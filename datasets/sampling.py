@@ -178,10 +178,10 @@ class SurfaceSamplerConfig(SamplerConfig):
 
 def nearest_neighbours(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Distances and indices (N, k+1) of each point's k nearest points, itself first (k capped at N-1)."""
-    from scipy.spatial import cKDTree
+    from sdfrecon.base.kdtree import point_tree
 
     k = min(k, len(points) - 1)
-    return cKDTree(points).query(points, k=k + 1, workers=-1)
+    return point_tree(points).query(points, k=k + 1, workers=-1)
 
 
 def local_sigma(points: np.ndarray, k: int) -> np.ndarray:
@@ -259,11 +259,11 @@ class SurfaceSampler:
         if cfg.distance_targets:
             if normals is None:
                 raise ValueError("distance_targets needs normals (given or estimated)")
-            from scipy.spatial import cKDTree
+            from sdfrecon.base.kdtree import point_tree
 
             points64 = np.asarray(points, dtype=np.float64)
             # Made once: the pools (and their remake in orient_by) and the flood fill share them.
-            self._geometry = (points64, sigma, point_spacing, cKDTree(points64))
+            self._geometry = (points64, sigma, point_spacing, point_tree(points64))
             self.pools = self._distance_pools(np.asarray(normals, dtype=np.float64), np.random.default_rng([seed, 7]))
         self.outside: dict[str, torch.Tensor] = {}
         self.flood_note = ""

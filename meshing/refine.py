@@ -150,11 +150,11 @@ def project_to_points(mesh: trimesh.Trimesh, points: np.ndarray, normals: np.nda
         back where they were, :func:`undo_collapses`) and ``unfolded`` (the same for
         folds, :func:`undo_folds`).
     """
-    from scipy.spatial import cKDTree
+    from sdfrecon.base.kdtree import point_tree
 
     points = np.asarray(points, dtype=np.float64)
     normals = np.asarray(normals, dtype=np.float64)
-    tree = cKDTree(points)
+    tree = point_tree(points)
     surface = _PointSurface(points, normals, tree,
                             tree.query(points, k=min(9, len(points)), workers=-1)[0][:, -1],  # 8th neighbour
                             noise_level(points, normals, tree) if cfg.noise_bandwidth > 0 else 0.0)
