@@ -398,7 +398,24 @@ def _from_columns(table: np.ndarray, path: Path) -> PointCloud:
         cols = table.shape[1] if table.ndim == 2 else table.ndim
         raise InputError(f"expected 3 (x y z) or 6 (x y z nx ny nz) columns, got {cols}", path)
     normals = table[:, 3:6] if table.shape[1] == 6 else None
+    if normals is not None and _look_like_colours(normals):
+        # CloudCompare's and MeshLab's plain-text exports write "x y z r g b" with the same six
+        # columns; read as normals, the colours would all point into one octant and pass for
+        # consistently oriented ones.
+        log.warning("%s: columns 4-6 hold whole numbers from 0 to 255 (RGB colours, not normals); "
+                    "reading x y z only", path)
+        normals = None
     return make_point_cloud(table[:, :3], normals, source=path)
+
+
+def _look_like_colours(columns: np.ndarray) -> bool:
+    """Whether (N, 3) ``columns`` are 8-bit colours: all whole numbers in [0, 255], some above 1.
+
+    Unit normals never exceed 1; axis-aligned ones (only -1, 0, 1) stay normals.
+    """
+    finite = columns[np.isfinite(columns)]
+    return (finite.size > 0 and bool(np.all(finite == np.round(finite))) and finite.min() >= 0
+            and finite.max() <= 255 and finite.max() > 1)
 
 
 # --------------------------------------------------------------------------- NumPy

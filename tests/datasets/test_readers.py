@@ -243,3 +243,28 @@ def test_pcd_organized_frame_drops_points_without_depth(tmp_path, sphere, caplog
 def test_pcd_with_no_finite_point_is_an_error(tmp_path):
     p = _write_organized_pcd(tmp_path / "blind.pcd", np.full((40, 3), np.nan), width=8)
     _expect(p, "none of its 40 points has finite coordinates")
+
+
+def test_text_colour_columns_are_not_read_as_normals(tmp_path, sphere, caplog):
+    pts, _ = sphere
+    rgb = np.random.default_rng(1).integers(0, 256, size=(len(pts), 3))
+    p = tmp_path / "coloured.xyz"
+    np.savetxt(p, np.column_stack([pts, rgb]), fmt=["%.6f"] * 3 + ["%d"] * 3)
+    with caplog.at_level("WARNING"):
+        cloud = read_point_cloud(p)
+    assert cloud.normals is None
+    np.testing.assert_allclose(cloud.points, pts, atol=1e-6)
+    assert any("RGB colours, not normals" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("normals", ["axis_aligned", "unnormalised"])
+def test_six_columns_of_normals_stay_normals(tmp_path, sphere, normals):
+    pts, nrm = sphere
+    if normals == "axis_aligned":  # a box's face normals: only -1, 0 and 1
+        nrm = np.eye(3)[np.argmax(np.abs(nrm), axis=1)] * np.sign(nrm[np.arange(len(nrm)), np.argmax(np.abs(nrm), axis=1)])[:, None]
+    else:
+        nrm = nrm * 3.0
+    p = tmp_path / "normals.npy"
+    np.save(p, np.column_stack([pts, nrm]))
+    cloud = read_point_cloud(p)
+    np.testing.assert_allclose(cloud.normals, nrm / np.linalg.norm(nrm, axis=1, keepdims=True), atol=1e-9)
