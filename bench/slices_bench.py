@@ -26,7 +26,9 @@ resolution; n/a for non-parallel planes.
 Metrics against the reference: Chamfer-L1 (mean of the two one-sided mean distances)
 in % of the reference's bounding-box diagonal, normal consistency, volumetric IoU
 (Monte Carlo), and seconds (wall clock, pessimistic on a shared machine: compare
-methods within one run). Prints a Markdown table and writes the rows as JSON to
+methods within one run). For parallel planes, a second table says how the error grows
+from next to a plane to half way between two (:func:`between_planes`): ripples
+between planes show there. Prints a Markdown table and writes the rows as JSON to
 bench/results/slices_<methods>.json.
 """
 
@@ -51,7 +53,7 @@ from sdfrecon.datasets.normalize import Normalization
 from sdfrecon.datasets.slices import SliceSet, points_inside
 from sdfrecon.datasets.slicing import AXES, parallel_planes, slice_mesh
 from sdfrecon.evaluation.iou import volumetric_iou
-from sdfrecon.evaluation.metrics import bbox_diagonal, compare_meshes
+from sdfrecon.evaluation.metrics import bbox_diagonal, compare_meshes, raycasting_scene, sample_surface
 from sdfrecon.meshing.extract import MeshConfig, extract_mesh
 from sdfrecon.pipeline.config import resolve_config
 from sdfrecon.pipeline.reconstruct import reconstruct
@@ -195,6 +197,43 @@ def scores(rec: trimesh.Trimesh, gt: trimesh.Trimesh, samples: int) -> dict:
             "iou": volumetric_iou(rec, gt, samples=samples)}
 
 
+def between_planes(rec: trimesh.Trimesh, gt: trimesh.Trimesh, slices: SliceSet, samples: int) -> dict:
+    """Where between the planes the reconstruction departs from the reference (parallel planes).
+
+    Each area-uniform sample of ``rec`` between the outermost planes gets its place in its
+    gap, ``u`` = distance to the nearer plane / gap width (0 on a plane, 0.5 half way). Ripples
+    between planes show as error that grows from the ``near`` band (u < 0.1, where the
+    contours pin the surface) to the ``mid`` band (u > 0.35): the mean distance to the
+    reference (% of its diagonal) and the mean angle between the sample's face normal and
+    the reference's nearest face normal (degrees, sign ignored), per band.
+    """
+    nan = {f"{k}_{b}": float("nan") for k in ("dist_pct", "angle") for b in ("near", "mid")}
+    if len(rec.faces) == 0 or not parallel(slices):
+        return nan
+    axis = slices.planes[0].normal
+    heights = np.unique(np.round([-p.offset * float(p.normal @ axis) for p in slices.planes], 9))
+    if len(heights) < 2:
+        return nan
+    points, normals = sample_surface(rec, samples, seed=2)
+    h = points @ axis
+    inside = (h > heights[0]) & (h < heights[-1])
+    points, normals, h = points[inside], normals[inside], h[inside]
+    gap = np.clip(np.searchsorted(heights, h) - 1, 0, len(heights) - 2)
+    t = (h - heights[gap]) / (heights[gap + 1] - heights[gap])
+    u = np.minimum(t, 1.0 - t)
+    scene, query = raycasting_scene(gt, points)
+    closest = scene.compute_closest_points(query)
+    distance = np.linalg.norm(closest["points"].numpy() - query.numpy(), axis=1)
+    ref_normals = np.asarray(gt.face_normals)[closest["primitive_ids"].numpy()]
+    angle = np.degrees(np.arccos(np.clip(np.abs(np.sum(normals * ref_normals, axis=1)), 0.0, 1.0)))
+    diag = bbox_diagonal(np.asarray(gt.vertices))
+    out = {}
+    for band, mask in (("near", u < 0.1), ("mid", u > 0.35)):
+        out[f"dist_pct_{band}"] = 100.0 * float(distance[mask].mean()) / diag if mask.any() else float("nan")
+        out[f"angle_{band}"] = float(angle[mask].mean()) if mask.any() else float("nan")
+    return out
+
+
 def parallel(slices: SliceSet) -> bool:
     n0 = slices.planes[0].normal
     return all(abs(float(p.normal @ n0)) > 1.0 - 1e-6 for p in slices.planes)
@@ -257,7 +296,9 @@ def main() -> None:
             mesh, seconds = run_method(method, item, method_overrides(method, args), args.resolution)
             row = {"input": item.name, "origin": item.origin, "method": method, "seconds": seconds,
                    **(scores(mesh, item.reference, args.samples) if mesh is not None else
-                      {"chamfer_pct": float("nan"), "nc": float("nan"), "iou": float("nan")})}
+                      {"chamfer_pct": float("nan"), "nc": float("nan"), "iou": float("nan")}),
+                   **between_planes(mesh if mesh is not None else trimesh.Trimesh(), item.reference,
+                                    item.slices, args.samples)}
             rows.append(row)
             if mesh is not None and args.save is not None:
                 args.save.mkdir(parents=True, exist_ok=True)
@@ -276,6 +317,17 @@ def main() -> None:
             cells.append("n/a" if np.isnan(r["seconds"]) else
                          f"{r['chamfer_pct']:.3f} / {r['nc']:.3f} / {r['iou']:.3f} / {r['seconds']:.0f}")
         print(f"| {item.name} | {item.origin} | " + " | ".join(cells) + " |")
+    print("\nBetween the planes (parallel planes only): mean distance to the reference in % of its diagonal "
+          "and mean normal angle in degrees, next to a plane (u < 0.1 of the gap) -> half way (u > 0.35):\n")
+    print("| input | " + " | ".join(f"{method_label(m)} distance near -> mid | angle near -> mid" for m in methods) + " |")
+    print("|---|" + "---|---|" * len(methods))
+    for item in items:
+        cells = []
+        for method in methods:
+            r = next(r for r in rows if r["input"] == item.name and r["method"] == method)
+            cells.append(f"{r['dist_pct_near']:.3f} -> {r['dist_pct_mid']:.3f} | "
+                         f"{r['angle_near']:.1f} -> {r['angle_mid']:.1f}")
+        print(f"| {item.name} | " + " | ".join(cells) + " |")
     out = Path(__file__).resolve().parent / "results" / f"slices_{'_'.join(method_label(m) for m in methods)}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))
