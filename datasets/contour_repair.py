@@ -22,6 +22,11 @@ stays an error (:data:`MIN_WINDING_RATIO`).
 
 Contours of different labels (adjacent organs sharing a boundary) are never
 compared: each label is reconstructed on its own.
+
+Before that rule, outlines digitised in pieces are put back together
+(:func:`join_open_chains`): a ``.csl`` contour is closed by definition, so two open
+chains of one outline stored as two contours would each be closed across the shape,
+leaving a slit between their closing edges.
 """
 
 from __future__ import annotations
@@ -236,3 +241,112 @@ def repair_group(loops: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[in
             rings.append(np.asarray(interior.coords, dtype=np.float64)[:-1, :2])
             parents.append(outer)
     return rings, parents
+
+
+# ------------------------------------------------------------------ broken outlines
+
+GAP_EDGE_RATIO = 4.0
+"""Gap rule for outlines digitised in pieces: a contour whose closing edge (last vertex
+back to the first) is longer than this many times its longest other edge is an *open
+chain*; two open chains of one label join where an end of one lies within this many
+median edge lengths of an end of the other."""
+
+
+@dataclass(frozen=True)
+class Join:
+    """Open chains of one plane joined into one contour.
+
+    Attributes
+    ----------
+    contours : tuple of int
+        0-based indices of the pieces, in the order they were joined.
+    gaps : tuple of float
+        The bridged gaps (world units), one per join.
+    """
+
+    contours: tuple[int, ...]
+    gaps: tuple[float, ...]
+
+    def describe(self) -> str:
+        names = ", ".join(str(k + 1) for k in self.contours)
+        widest = max(self.gaps)
+        return (f"contours {names} are pieces of one outline (open, with gaps up to {widest:.3g} between "
+                f"their ends); joined into one contour")
+
+
+def _median_edge(loop: np.ndarray) -> float:
+    return float(np.median(np.linalg.norm(np.diff(loop, axis=0), axis=1)))
+
+
+def _is_open_chain(loop: np.ndarray) -> bool:
+    # Against the longest drawn edge, not the median: a CAD section may close on one long
+    # straight side, but then its other straight sides are long too.
+    drawn = np.linalg.norm(np.diff(loop, axis=0), axis=1)
+    return float(np.linalg.norm(loop[-1] - loop[0])) > GAP_EDGE_RATIO * float(drawn.max())
+
+
+def join_open_chains(loops: Sequence[np.ndarray], groups: Sequence[int]
+                     ) -> tuple[list[np.ndarray], list[int], list[Join]]:
+    """Join the pieces of outlines that were digitised as several open chains.
+
+    A ``.csl`` contour is closed by definition, so a piece of an outline stored as its own
+    contour is closed by a straight edge across the shape (its *closing edge*), and two
+    pieces of one outline fill the shape minus the strip between those edges: a slit
+    through the plane. The rule: an *open chain* (closing edge longer than
+    :data:`GAP_EDGE_RATIO` x its longest other edge) is joined end to end with the open chain of
+    the same group whose nearer end is closest, when that gap is at most
+    :data:`GAP_EDGE_RATIO` x the longer median edge of the two (either chain reversed as
+    the nearest ends need). Joining repeats until no two open chains meet. A lone
+    open chain stays as it is: its closing edge bridges its own gap, as the format says.
+    Closed contours are never touched.
+
+    Parameters
+    ----------
+    loops : sequence of (M_i, D) ndarray
+        The plane's contours (any dimension D: world or plane coordinates).
+    groups : sequence of int
+        Per contour, the group (label) it belongs to; only one group's chains are joined.
+
+    Returns
+    -------
+    (loops, groups, joins)
+        The contours with every joined set replaced by one contour (at the place of its
+        first piece), their groups, and one :class:`Join` per joined set.
+    """
+    loops = [np.asarray(lp, dtype=np.float64) for lp in loops]
+    chains: dict[int, tuple[np.ndarray, list[int], list[float]]] = {
+        k: (lp, [k], []) for k, lp in enumerate(loops) if len(lp) >= 2 and _is_open_chain(lp)}
+    while True:
+        best = None
+        keys = [k for k, (lp, _, _) in chains.items() if _is_open_chain(lp)]
+        for n, i in enumerate(keys):
+            a = chains[i][0]
+            for j in keys[n + 1:]:
+                b = chains[j][0]
+                if groups[j] != groups[i]:
+                    continue
+                reach = GAP_EDGE_RATIO * max(_median_edge(a), _median_edge(b))
+                # The four ways two chains can meet, each as (gap, chain a as joined, chain b as joined).
+                for gap, flip_a, flip_b in ((np.linalg.norm(a[-1] - b[0]), False, False),
+                                            (np.linalg.norm(a[-1] - b[-1]), False, True),
+                                            (np.linalg.norm(a[0] - b[-1]), True, True),
+                                            (np.linalg.norm(a[0] - b[0]), True, False)):
+                    if gap <= reach and (best is None or gap < best[0]):
+                        best = (float(gap), i, j, flip_a, flip_b)
+        if best is None:
+            break
+        gap, i, j, flip_a, flip_b = best
+        a, pieces_a, gaps_a = chains[i]
+        b, pieces_b, gaps_b = chains.pop(j)
+        chains[i] = (np.concatenate([a[::-1] if flip_a else a, b[::-1] if flip_b else b]),
+                     pieces_a + pieces_b, gaps_a + [gap] + gaps_b)
+    joined = {i: c for i, c in chains.items() if len(c[1]) > 1}
+    absorbed = {k for _, pieces, _ in joined.values() for k in pieces[1:]}
+    out_loops, out_groups = [], []
+    for k, lp in enumerate(loops):
+        if k in absorbed:
+            continue
+        out_loops.append(joined[k][0] if k in joined else lp)
+        out_groups.append(groups[k])
+    joins = [Join(tuple(pieces), tuple(gaps)) for _, pieces, gaps in joined.values()]
+    return out_loops, out_groups, joins

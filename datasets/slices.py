@@ -522,6 +522,21 @@ def _repair_plane(plane: PlaneSlice, loc: str, source: str, diag: float) -> tupl
     return repaired, [f"{loc}: {d.describe()}" for d in found.defects]
 
 
+def _join_pieces(plane: PlaneSlice, loc: str, notes: list[str]) -> PlaneSlice:
+    """``plane`` with outlines digitised in pieces joined into one contour each
+    (:func:`sdfrecon.datasets.contour_repair.join_open_chains`), one note per join. The
+    file's hole parents refer to the old contour numbers, so a plane with a join has its
+    nesting recomputed from the geometry."""
+    from sdfrecon.datasets.contour_repair import join_open_chains
+
+    labels = plane.labels or (1,) * len(plane.loops)
+    loops, labels, joins = join_open_chains(plane.loops, labels)
+    if not joins:
+        return plane
+    notes += [f"{loc}: {join.describe()}" for join in joins]
+    return PlaneSlice(plane.normal, plane.offset, tuple(loops), (), tuple(labels))
+
+
 def check_volume_extent(slices: "SliceSet") -> None:
     """Raise :class:`InputError` when every contour lies in one plane (all planes
     coincide): such slices enclose no volume to reconstruct."""
@@ -542,7 +557,8 @@ def make_slice_set(planes: Sequence[PlaneSlice], source: str, *, where: Sequence
     defects, and wrap them as a :class:`SliceSet` with its :func:`plane_cap`.
 
     Repaired defects (see :mod:`sdfrecon.datasets.contour_repair`: contours that
-    touch or slightly cross themselves or each other, repeated vertices) are
+    touch or slightly cross themselves or each other, repeated vertices, outlines
+    digitised in pieces with tiny gaps between them) are
     logged as one ``warning`` per plane and contour and listed in
     ``meta["repairs"]``.
 
@@ -593,7 +609,8 @@ def make_slice_set(planes: Sequence[PlaneSlice], source: str, *, where: Sequence
                 if repeats > 0 and len(kept) >= 3:
                     notes.append(f"{loc}: contour {k + 1} repeats {repeats} vertex(es) in a row; dropped the copies")
                 loops.append(kept)
-            cleaned.append(PlaneSlice(plane.normal, plane.offset, tuple(loops), plane.parents, plane.labels))
+            cleaned.append(_join_pieces(PlaneSlice(plane.normal, plane.offset, tuple(loops), plane.parents,
+                                                   plane.labels), loc, notes))
         planes = cleaned
     diag = check_slices(planes, source, where)
     flat = [make_plane(p.normal, p.offset, p.loops, p.parents or None, p.labels or None) for p in planes]

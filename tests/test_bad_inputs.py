@@ -215,3 +215,13 @@ def test_cli_reconstructs_a_repaired_file_with_a_warning_line(tmp_path, capsys):
     assert out.exists()
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["input"]["repairs"] and "crosses itself" in record["input"]["repairs"][0]
+
+
+def test_outline_in_pieces_is_one_disc_without_a_slit():
+    from sdfrecon.datasets.csl import read_csl
+
+    plane = read_csl(CORPUS / "outline_in_pieces.csl").planes[0]
+    assert len(plane.loops) == 1
+    # The centre lies on the strip between the two pieces' closing edges: outside before the join.
+    probe = plane.to_2d(np.array([[0.0, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, -0.5, 0.0], [1.2, 0.0, 0.0]]))
+    assert plane.contains_2d(probe).tolist() == [True, True, True, False]

@@ -259,6 +259,9 @@ def repairable_slices() -> list[Case]:
     repeated = [0, 1, 2, 2, 3, 4, 5, 6, 6] + list(range(7, 48))
     two = ring + circle(48, center=(1.6, 0.0))  # two circles of one label overlapping by a sliver
     full = list(range(48))
+    # The circle digitised as two open chains, the second traced backwards, each missing one
+    # vertex at both joins: stored as two contours, they would leave a slit across the disc.
+    pieces = [list(range(1, 24)), list(range(47, 24, -1))]
 
     def stack(plane1: tuple[list, list[list[int]]]) -> list:
         verts2, comps = plane1
@@ -281,6 +284,9 @@ def repairable_slices() -> list[Case]:
         Case("overlapping_contours.csl", general_csl_bytes(stack((two, [full, [48 + i for i in full]]))),
              "plane 1 has two outer contours of one label overlapping by a tenth of their area",
              "plane 1: contours 1 and 2 overlap; repaired by the even-odd rule"),
+        Case("outline_in_pieces.csl", general_csl_bytes(stack((ring, pieces))),
+             "plane 1's circle is stored as two open chains with a one-edge gap at both joins",
+             "plane 1: contours 1, 2 are pieces of one outline"),
         Case("opposite_plane_sign.csl", general_csl_bytes(
             [("0 0 1 0", lifted(ring, 0.0), [full]), ("0 0 1 1", lifted(ring, 1.0), [full]),
              ("0 0 1 2", lifted(ring, 2.0), [full])]),
