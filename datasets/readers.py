@@ -271,15 +271,22 @@ def _read_ply_points_open3d(path: Path, declared: int) -> PointCloud:
     return make_point_cloud(points, normals, source=path)
 
 
+PLY_NORMAL_NAMES = (("nx", "ny", "nz"), ("normal_x", "normal_y", "normal_z"))
+"""Vertex properties read as normals, in order of preference: the common ``nx ny nz``, and
+``normal_x normal_y normal_z`` as PCL's PLY writer names them (its ``PointNormal`` fields)."""
+
+
 def _ply_vertex_normals(geometry) -> np.ndarray | None:
-    """Per-vertex ``nx, ny, nz`` of a PLY point cloud as loaded by trimesh, if present."""
+    """Per-vertex normals of a PLY point cloud as loaded by trimesh, if present
+    (:data:`PLY_NORMAL_NAMES`)."""
     raw = geometry.metadata.get("_ply_raw", {}).get("vertex", {}).get("data")
     if raw is None:
         return None
-    names = raw.keys() if isinstance(raw, dict) else (raw.dtype.names or ())
-    if not {"nx", "ny", "nz"} <= set(names):
-        return None
-    return np.stack([np.asarray(raw[k], dtype=np.float64).reshape(-1) for k in ("nx", "ny", "nz")], axis=1)
+    names = set(raw.keys() if isinstance(raw, dict) else (raw.dtype.names or ()))
+    for triple in PLY_NORMAL_NAMES:
+        if set(triple) <= names:
+            return np.stack([np.asarray(raw[k], dtype=np.float64).reshape(-1) for k in triple], axis=1)
+    return None
 
 
 # -------------------------------------------------------------------------- meshes

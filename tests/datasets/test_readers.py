@@ -268,3 +268,15 @@ def test_six_columns_of_normals_stay_normals(tmp_path, sphere, normals):
     np.save(p, np.column_stack([pts, nrm]))
     cloud = read_point_cloud(p)
     np.testing.assert_allclose(cloud.normals, nrm / np.linalg.norm(nrm, axis=1, keepdims=True), atol=1e-9)
+
+
+def test_pcl_style_ply_normals_are_read(tmp_path, sphere):
+    """PCL's PLY writer names the normal fields normal_x normal_y normal_z (with curvature)."""
+    pts, nrm = sphere
+    p = write_ply(tmp_path / "pcl.ply", pts, nrm)
+    header, body = p.read_bytes().split(b"end_header\n", 1)
+    header = header.replace(b"property float nx\nproperty float ny\nproperty float nz",
+                            b"property float normal_x\nproperty float normal_y\nproperty float normal_z")
+    p.write_bytes(header + b"end_header\n" + body)
+    cloud = read_point_cloud(p)
+    np.testing.assert_allclose(cloud.normals, nrm / np.linalg.norm(nrm, axis=1, keepdims=True), atol=1e-6)
