@@ -272,6 +272,14 @@ def method_label(method: str) -> str:
     return Path(method).stem if method.endswith((".yaml", ".yml")) else method
 
 
+def _print_rows(items: list[BenchInput], methods: list[str], rows: list[dict], cell, *, with_origin: bool) -> None:
+    """One Markdown row per input: its name (and origin), then ``cell(row)`` per method."""
+    for item in items:
+        cells = [cell(next(r for r in rows if r["input"] == item.name and r["method"] == m)) for m in methods]
+        lead = f"| {item.name} | {item.origin} | " if with_origin else f"| {item.name} | "
+        print(lead + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", default=",".join(REAL_INPUTS), help="shared .csl inputs (default all)")
@@ -310,24 +318,14 @@ def main() -> None:
           f"the reference diagonal, normal consistency, volumetric IoU ({args.samples} samples), wall seconds:\n")
     print("| input | slices | " + " | ".join(f"{method_label(m)} CD% / NC / IoU / s" for m in methods) + " |")
     print("|---|---|" + "---|" * len(methods))
-    for item in items:
-        cells = []
-        for method in methods:
-            r = next(r for r in rows if r["input"] == item.name and r["method"] == method)
-            cells.append("n/a" if np.isnan(r["seconds"]) else
-                         f"{r['chamfer_pct']:.3f} / {r['nc']:.3f} / {r['iou']:.3f} / {r['seconds']:.0f}")
-        print(f"| {item.name} | {item.origin} | " + " | ".join(cells) + " |")
+    _print_rows(items, methods, rows, lambda r: "n/a" if np.isnan(r["seconds"]) else
+                f"{r['chamfer_pct']:.3f} / {r['nc']:.3f} / {r['iou']:.3f} / {r['seconds']:.0f}", with_origin=True)
     print("\nBetween the planes (parallel planes only): mean distance to the reference in % of its diagonal "
           "and mean normal angle in degrees, next to a plane (u < 0.1 of the gap) -> half way (u > 0.35):\n")
     print("| input | " + " | ".join(f"{method_label(m)} distance near -> mid | angle near -> mid" for m in methods) + " |")
     print("|---|" + "---|---|" * len(methods))
-    for item in items:
-        cells = []
-        for method in methods:
-            r = next(r for r in rows if r["input"] == item.name and r["method"] == method)
-            cells.append(f"{r['dist_pct_near']:.3f} -> {r['dist_pct_mid']:.3f} | "
-                         f"{r['angle_near']:.1f} -> {r['angle_mid']:.1f}")
-        print(f"| {item.name} | " + " | ".join(cells) + " |")
+    _print_rows(items, methods, rows, lambda r: f"{r['dist_pct_near']:.3f} -> {r['dist_pct_mid']:.3f} | "
+                f"{r['angle_near']:.1f} -> {r['angle_mid']:.1f}", with_origin=False)
     out = Path(__file__).resolve().parent / "results" / f"slices_{'_'.join(method_label(m) for m in methods)}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))
