@@ -7,7 +7,8 @@ Supported (chosen by file extension):
 * ``.xyz``, ``.pts``, ``.txt`` -- whitespace-separated ``x y z [nx ny nz]`` rows.
 * ``.npy`` -- an ``(N, 3)`` or ``(N, 6)`` array; ``.npz`` -- arrays ``points``
   (and optionally ``normals``), or a single ``(N, 3|6)`` array.
-* ``.obj``, ``.off``, ``.stl`` -- meshes, sampled area-uniformly with face normals.
+* ``.obj``, ``.off``, ``.stl`` -- meshes, sampled area-uniformly with face normals; an OBJ
+  without faces is a point cloud (with its ``vn`` normals when there is one per vertex).
 * ``.pcd`` -- through Open3D; NaN rows of organized depth-camera frames (no depth
   measured) are dropped with a warning.
 
@@ -318,8 +319,26 @@ def _read_mesh(path: Path, options: ReadOptions) -> PointCloud:
     faces = np.asarray(getattr(geometry, "faces", np.zeros((0, 3))))
     if len(faces) == 0:
         # A mesh format holding only vertices is a point cloud.
-        return make_point_cloud(geometry.vertices, None, source=path)
+        normals = _obj_point_normals(path, len(geometry.vertices)) if path.suffix.lower() == ".obj" else None
+        return make_point_cloud(geometry.vertices, normals, source=path)
     return _sample_mesh(geometry, path, options)
+
+
+def _obj_point_normals(path: Path, count: int) -> np.ndarray | None:
+    """The ``vn`` normals of an OBJ point cloud (no faces), (count, 3), or None.
+
+    Without faces nothing indexes the ``vn`` lines; point-cloud exporters (MeshLab,
+    CloudCompare) write one per ``v`` line, in the same order, so exactly ``count`` of them
+    are paired with the vertices in order, and any other number is ignored.
+    """
+    rows = [line.split()[1:4] for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+            if line.startswith("vn ")]
+    if len(rows) != count:
+        return None
+    try:
+        return np.asarray(rows, dtype=np.float64)
+    except ValueError:
+        return None
 
 
 def _sample_mesh(mesh, path: Path, options: ReadOptions) -> PointCloud:

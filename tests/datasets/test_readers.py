@@ -280,3 +280,16 @@ def test_pcl_style_ply_normals_are_read(tmp_path, sphere):
     p.write_bytes(header + b"end_header\n" + body)
     cloud = read_point_cloud(p)
     np.testing.assert_allclose(cloud.normals, nrm / np.linalg.norm(nrm, axis=1, keepdims=True), atol=1e-6)
+
+
+def test_obj_point_cloud_keeps_one_normal_per_vertex(tmp_path, sphere):
+    """MeshLab's and CloudCompare's OBJ point clouds: v and vn lines, no faces."""
+    pts, nrm = sphere
+    p = tmp_path / "cloud.obj"
+    p.write_text("".join(f"v {a:.9f} {b:.9f} {c:.9f}\nvn {x:.9f} {y:.9f} {z:.9f}\n"
+                         for (a, b, c), (x, y, z) in zip(pts, nrm)))
+    cloud = read_point_cloud(p)
+    np.testing.assert_allclose(cloud.points, pts, atol=1e-8)
+    np.testing.assert_allclose(cloud.normals, nrm / np.linalg.norm(nrm, axis=1, keepdims=True), atol=1e-8)
+    p.write_text("".join(f"v {a:.9f} {b:.9f} {c:.9f}\n" for a, b, c in pts) + "vn 0 0 1\n")
+    assert read_point_cloud(p).normals is None  # one vn for many points: nothing to pair
