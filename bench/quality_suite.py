@@ -5,13 +5,15 @@ Run (from the repository root):
     .venv/bin/python -m bench.quality_suite                       # default vs Poisson, every shape
     .venv/bin/python -m bench.quality_suite --quick               # the subset that fits in ~20 min
     .venv/bin/python -m bench.quality_suite --methods default,hashgrid,poisson --conditions sparse
+    .venv/bin/python -m bench.quality_suite --mesh my_part.stl --mesh other.obj   # your own shapes
 
 Shapes: every shape of ``../shared/data`` with a ground truth -- the SRB scans (real
 simulated range scans with their normals), the CAD, classic and ``extra/`` meshes
 (genus 0-4, sharp edges, thin parts; a 50,000-point oriented scan is sampled from
 each, seeded), the ShapeNet samples (50,000 of the 100,000 ONet surface points as
 input, all of them as ground truth), the Points2Surf noisy range scan, and the
-sparse kitten (its own 500 points).
+sparse kitten (its own 500 points). ``--mesh FILE`` runs any ground-truth mesh the same way
+(a seeded 50,000-point oriented scan sampled from it), e.g. shapes the defaults were not tuned on.
 
 Conditions (every shape in every one that applies):
 
@@ -331,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
                              "poisson is always added")
     parser.add_argument("--shapes", help="comma-separated corpus shapes (default: all available)")
     parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
+    parser.add_argument("--mesh", dest="meshes", action="append", default=[], type=Path, metavar="FILE",
+                        help="a ground-truth mesh to run as a shape named by its stem (repeatable; with it, "
+                             "corpus shapes run only when named by --shapes)")
     parser.add_argument("--conditions", default=",".join(CONDITIONS), help="comma-separated input conditions")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for every neural method (repeatable)")
@@ -343,7 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     if "poisson" not in names:
         names.append("poisson")
     wanted = args.shapes.split(",") if args.shapes else (list(QUICK) if args.quick else None)
-    shapes = [s for s in CORPUS if (wanted is None or s.name in wanted) and s.available()]
+    if args.meshes and wanted is None:
+        wanted = []
+    own = [CorpusShape(path.stem, "mesh", str(path.resolve())) for path in args.meshes]
+    missing = [str(s.gt) for s in own if not s.available()]
+    if missing:
+        print(f"error: {missing[0]}: no such file", file=sys.stderr)
+        return 2
+    shapes = [s for s in CORPUS if (wanted is None or s.name in wanted) and s.available()] + own
     conditions = tuple(c for c in args.conditions.split(",") if c)
     unknown = set(conditions) - set(CONDITIONS)
     if unknown or not shapes:
@@ -363,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     except ReconError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    text = summarize(rows, [m.name for m in methods], {s.name: s for s in CORPUS})
+    text = summarize(rows, [m.name for m in methods], {s.name: s for s in (*CORPUS, *own)})
     atomic_write_text(out / "summary.md", text)
     print(text, end="")
     return 0
