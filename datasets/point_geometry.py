@@ -9,6 +9,9 @@ it prepares what the neural field is trained on:
   normals of random sign (e.g. estimated by a tool that does not orient them);
 * :func:`prepare_normals` -- the input normals the trainer should use, and
   whether their sign can be trusted;
+* :func:`two_sided_share` -- how many points see a second, parallel sheet of
+  points just behind them: about 1 for a thin closed part (both faces of every
+  wall scanned), about 0 for a single open sheet (one view) or a thick solid;
 * :func:`splat_distance` -- distance from query points to the surface of the
   points, each point standing for a small disc ("splat") in its tangent plane;
   signed (negative inside) when the normals are oriented.
@@ -79,6 +82,67 @@ def sign_disagreement(points: np.ndarray, normals: np.ndarray, k: int = 8, tree=
     same_sheet = (along < 0.3 * length) & (np.abs(cos) > 0.9)
     count = int(same_sheet.sum())
     return float((cos[same_sheet] < 0).sum() / count) if count else float("nan")
+
+
+def two_sided_share(points: np.ndarray, normals: np.ndarray, spacing: np.ndarray, reach: float, *,
+                    tree=None, samples: int = 4000, k: int = 192, min_gap: float = 0.5,
+                    gap_to_scatter: float = 3.0, seed: int = 0) -> float:
+    """Share of points that have a second sheet of points behind them within ``reach``.
+
+    For each of ``samples`` random points, its neighbours within ``reach`` that lie in a
+    cylinder along its normal (radius: its spacing) are sorted by their offset along the
+    normal. The point is *two-sided* when the widest gap between consecutive offsets is
+    at least ``min_gap`` spacings and ``gap_to_scatter`` times the scatter of the point's
+    own side, with at least three points on each side: the two faces of a thin wall.
+    Noise spreads one sheet's offsets without a clear gap, and a curved single sheet
+    leaves the cylinder before it bends back, so neither counts. ``k`` neighbours must
+    reach across the wall: a face holds about ``8 (reach / spacing)^2`` of them within
+    ``reach``.
+
+    Parameters
+    ----------
+    points, normals : (N, 3) ndarray
+        Points and unit normals (any sign), same frame.
+    spacing : (N,) ndarray
+        Each point's local spacing (distance to its 8th neighbour), same units.
+    reach : float
+        Farthest the second sheet may be, same units.
+
+    Returns
+    -------
+    float
+        Share of the sampled points that are two-sided, in [0, 1]: about 1 for a thin
+        closed part, 0 for one open sheet or a thick solid.
+    """
+    tree = tree or _tree(points)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(points), size=min(samples, len(points)), replace=False)
+    k = min(k, len(points))
+    dist, idx = tree.query(points[pick], k=k, distance_upper_bound=reach, workers=-1)
+    dist, idx = dist.reshape(len(pick), k), idx.reshape(len(pick), k)
+    found = np.isfinite(dist)
+    normal = normals[pick]
+    offsets = points[np.where(found, idx, 0)] - points[pick, None]
+    along = np.einsum("nkd,nd->nk", offsets, normal)
+    lateral = np.linalg.norm(offsets - along[..., None] * normal[:, None], axis=2)
+    in_cylinder = found & (lateral < spacing[pick, None])
+    ordered = np.sort(np.where(in_cylinder, along, np.inf), axis=1)  # the cylinder's offsets first
+    count = in_cylinder.sum(axis=1)
+    slot = np.arange(k)[None]
+    valid = slot < count[:, None]
+    gaps = np.where(valid[:, 1:], np.diff(np.where(valid, ordered, 0.0), axis=1), -np.inf)
+    widest = np.argmax(gaps, axis=1)  # the gap lies between slots widest and widest + 1
+    gap = gaps[np.arange(len(pick)), widest]
+    own = np.sum(valid & (ordered < 0), axis=1)  # the slot of the point itself (offset 0)
+    lower_side = (slot <= widest[:, None]) & valid
+    mine = np.where((own <= widest)[:, None], lower_side, valid & ~lower_side)
+    mine_count = mine.sum(axis=1)
+    far_count = count - mine_count
+    mean = np.sum(np.where(mine, ordered, 0.0), axis=1) / np.maximum(mine_count, 1)
+    scatter = np.sqrt(np.sum(np.where(mine, (ordered - mean[:, None]) ** 2, 0.0), axis=1) / np.maximum(mine_count, 1))
+    two_sided = ((mine_count >= 3) & (far_count >= 3) & (gap >= min_gap * spacing[pick])
+                 & (gap >= gap_to_scatter * scatter))
+    return float(two_sided.mean())
 
 
 def prepare_normals(points: np.ndarray, normals: np.ndarray | None, mode: NormalsMode,

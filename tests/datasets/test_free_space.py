@@ -1,5 +1,6 @@
 """Flood fill of the free space around a point cloud: a blind bore is outside, a closed
-solid's inside is not, and an open scan gives no labels at all."""
+solid's inside is not, an open scan gives no labels at all, and a thin closed part (no
+interior once its walls are thickened) still gets them."""
 
 import numpy as np
 import pytest
@@ -24,6 +25,20 @@ def _cup_points(count: int = 30_000, seed: int = 0, bore_radius: float = 0.35, b
     bore = np.maximum(r - bore_radius, bore_bottom - z)  # inside the bore
     sdf = np.maximum(solid, -bore)
     verts, faces, _, _ = marching_cubes(sdf, 0.0, spacing=(axis[1] - axis[0],) * 3)
+    mesh = trimesh.Trimesh(verts - 1.0, faces)
+    return np.asarray(trimesh.sample.sample_surface(mesh, count, seed=seed)[0])
+
+
+def _tray_points(count: int = 30_000, seed: int = 0, wall: float = 0.06, n: int = 161) -> np.ndarray:
+    """Points on an open tray (1.8 x 1.2 x 0.24) with walls and floor ``wall`` thick."""
+    import trimesh
+    from skimage.measure import marching_cubes
+
+    axis = np.linspace(-1.0, 1.0, n)
+    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
+    outer = np.maximum(np.maximum(np.abs(x) - 0.9, np.abs(y) - 0.6), np.abs(z) - 0.12)
+    pocket = np.maximum(np.maximum(np.abs(x) - (0.9 - wall), np.abs(y) - (0.6 - wall)), np.abs(z - wall) - 0.12)
+    verts, faces, _, _ = marching_cubes(np.maximum(outer, -pocket), 0.0, spacing=(axis[1] - axis[0],) * 3)
     mesh = trimesh.Trimesh(verts - 1.0, faces)
     return np.asarray(trimesh.sample.sample_surface(mesh, count, seed=seed)[0])
 
@@ -71,3 +86,27 @@ def test_sampler_labels_pool_samples_of_a_closed_cup():
     assert batch.outside["uniform"].dtype == torch.bool and len(batch.outside["uniform"]) == cfg.uniform_points
     with pytest.raises(Exception):
         SurfaceSamplerConfig(flood_radius=0).validate("sampler")
+
+
+def test_a_thin_closed_tray_gets_labels_and_its_pocket_is_outside():
+    """The tray's walls are thinner than the thickened points, so the fill encloses no
+    interior; but both faces of every wall are there, so the pocket is labelled outside
+    (no membrane across it) and nothing inside the walls is."""
+    from sdfrecon.datasets.point_geometry import pca_normals
+
+    points = _tray_points()
+    assert flood_exterior(points, 1.5 * float(np.median(local_spacing(points, 8)))).interior_share < 0.01
+    cfg = SurfaceSamplerConfig(distance_targets=True, pool_points=16384, flood_fill=True)
+    sampler = SurfaceSampler(cfg, points, pca_normals(points), torch.device("cpu"), seed=0, oriented=False)
+    assert set(sampler.outside) == {"near", "uniform"}, sampler.flood_note
+    assert "other face" in sampler.flood_note
+    at = sampler.pools["uniform"][0]
+    labelled = at[sampler.outside["uniform"]]
+    in_pocket = (labelled[:, 0].abs() < 0.7) & (labelled[:, 1].abs() < 0.4) & (labelled[:, 2] > 0.0) & (
+        labelled[:, 2] < 0.12)
+    in_floor = (labelled[:, 0].abs() < 0.8) & (labelled[:, 1].abs() < 0.5) & ((labelled[:, 2] + 0.09).abs() < 0.02)
+    assert in_pocket.sum() > 20 and in_floor.sum() == 0
+    # never: the test can be switched off
+    never = SurfaceSamplerConfig(distance_targets=True, pool_points=4096, flood_fill=True, flood_min_two_sided=1.0)
+    assert SurfaceSampler(never, points, pca_normals(points), torch.device("cpu"), seed=0,
+                          oriented=False).outside == {}

@@ -1,4 +1,4 @@
-"""Local point-cloud geometry: PCA normals, the orientation check, splat distances."""
+"""Local point-cloud geometry: PCA normals, the orientation check, two-sided walls, splat distances."""
 
 import numpy as np
 import pytest
@@ -9,6 +9,7 @@ from sdfrecon.datasets.point_geometry import (
     prepare_normals,
     sign_disagreement,
     splat_distance,
+    two_sided_share,
 )
 from sdfrecon.datasets.synthetic import sphere_points
 
@@ -71,3 +72,22 @@ def test_splat_distance_near_a_sphere(oriented):
     if oriented:  # the sign is right wherever the query is off the surface by more than noise
         off = np.abs(truth) > 0.002
         assert np.all(np.sign(d[off]) == np.sign(truth[off]))
+
+
+def _two_sided(points: np.ndarray) -> float:
+    spacing = local_spacing(points, 8)
+    return two_sided_share(points, pca_normals(points), spacing, 5 * float(np.median(spacing)))
+
+
+def test_two_sided_share_sees_both_faces_of_a_thin_plate_and_not_one_sheet():
+    rng = np.random.default_rng(1)
+    plate, _ = _slab(n=20_000, thickness=0.04)
+    assert _two_sided(plate) > 0.5  # random sampling leaves some cylinders with under three points a side
+    # one face alone, flat or curved (a half sphere), clean or noisy: no second sheet
+    top = plate[plate[:, 2] > 0]
+    assert _two_sided(top) < 0.05
+    half = sphere_points(20_000, radius=0.8, seed=0)[0]
+    half = half[half[:, 2] > 0]
+    assert _two_sided(half) < 0.05
+    spacing = float(np.median(local_spacing(top, 8)))
+    assert _two_sided(top + rng.normal(scale=0.5 * spacing, size=top.shape)) < 0.1
