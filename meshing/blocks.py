@@ -83,8 +83,8 @@ def marching_cubes_band(band: NarrowBand, *, level: float = 0.0, block_cells: in
     """
     from skimage.measure import marching_cubes as skimage_marching_cubes
 
-    check_crossing(band.coarse_min, band.coarse_max, level)
-    outside = outside_value(band.coarse_min, band.coarse_max, level)
+    check_crossing(band.field_min, band.field_max, level)
+    outside = outside_value(band.field_min, band.field_max, level)
     padded_nodes = np.array(band.grid.shape) + 2
     cells = _cells_to_mesh(band, level)
     if len(cells) == 0:

@@ -78,8 +78,11 @@ class NarrowBand:
         Index 0 = fine level, last = coarsest (dense) level.
     queries : int
         Network evaluations spent (all levels).
-    coarse_min, coarse_max : float
-        Range of the field over the dense coarse grid (for error messages).
+    field_min, field_max : float
+        Range of the field over every node evaluated, the dense coarse grid and the
+        fine band (whether it crosses the level at all; error messages). The coarse
+        grid alone misses parts thinner than a coarse cell: a 3 mm washer on a 100 mm
+        box is negative only between its coarse nodes.
     """
 
     grid: Grid
@@ -87,8 +90,8 @@ class NarrowBand:
     values: np.ndarray
     levels: list[LevelCells]
     queries: int
-    coarse_min: float
-    coarse_max: float
+    field_min: float
+    field_max: float
 
     @property
     def active_cells(self) -> np.ndarray:
@@ -214,7 +217,7 @@ def evaluate_narrow_band(
     known_nodes = np.arange(len(node_ijk), dtype=np.int64)  # flat ids at this level, sorted
     known_values = _evaluate(field, grid, node_ijk, step, device, chunk_points, half=half and levels > 0)
     queries += len(known_values)
-    coarse_min, coarse_max = float(known_values.min()), float(known_values.max())
+    field_min, field_max = float(known_values.min()), float(known_values.max())
     cand = np.arange(np.prod(shape), dtype=np.int64)
 
     for lvl in range(levels, -1, -1):
@@ -265,10 +268,12 @@ def evaluate_narrow_band(
                                  half=half and not fine_next)
         queries += len(todo)
         known_nodes, known_values = needed, values
+        if len(values):
+            field_min, field_max = min(field_min, float(values.min())), max(field_max, float(values.max()))
 
     level_cells.reverse()  # index 0 = fine level
     return NarrowBand(grid=grid, nodes=known_nodes, values=known_values, levels=level_cells, queries=queries,
-                      coarse_min=coarse_min, coarse_max=coarse_max)
+                      field_min=field_min, field_max=field_max)
 
 
 def node_signs(band: NarrowBand, node_ijk: np.ndarray) -> np.ndarray:

@@ -101,6 +101,19 @@ def test_no_surface_raises():
         marching_cubes_band(evaluate_narrow_band(_torch(lambda p: sphere_sdf(p, 0.1) + 5), grid, levels))
 
 
+def test_a_part_thinner_than_a_coarse_cell_is_meshed():
+    """A plate 0.04 thick lies between two coarse nodes (0.25 apart), where the field is
+    positive; the fine band sees it, and so must the check that a surface exists."""
+    slab = _torch(lambda p: np.maximum(np.abs(p[:, 2] - 0.1) - 0.02, np.maximum(np.abs(p[:, 0]), np.abs(p[:, 1])) - 0.5))
+    levels = levels_for(64, 8)
+    grid = nested_grid(-np.ones(3), np.ones(3), 64, levels)
+    band = evaluate_narrow_band(slab, grid, levels)
+    coarse = evaluate_grid(slab, nested_grid(-np.ones(3), np.ones(3), 8, 0))
+    assert coarse.min() > 0  # the coarse grid alone sees no inside
+    assert band.field_min < 0
+    assert_same_mesh(marching_cubes_band(band), marching_cubes(evaluate_grid(slab, grid), grid))
+
+
 class HalfAwareField:
     """An analytic field that behaves like a network under float16 autocast: there its
     values are rounded to float16 and perturbed (by up to 1e-3, deterministically);
