@@ -150,12 +150,13 @@ class SurfaceSamplerConfig(SamplerConfig):
     flood_min_interior: float = 0.05
     """The labels are used only when the enclosed interior is at least this share of
     the points' convex-hull volume."""
-    flood_min_two_sided: float = 0.25
+    flood_min_two_sided: float = 0.15
     """Without an enclosed interior the labels are still used when at least this share
     of the points has a second sheet of points behind it within the thickening's reach
     (:func:`~sdfrecon.datasets.point_geometry.two_sided_share`): both faces of thin walls
     were scanned, so the part is closed and the flood only reached its outside. Open
-    single views measure 0.00-0.05, noisy inputs up to 0.21, clean thin parts 0.44-0.89. Dense
+    single views measure 0.00-0.05, open and noisy corpus scans up to 0.06, thin parts 0.21
+    (the mug with noise) to 0.89; 0.15 is 2.5x the highest open or noisy scan. Dense
     input only: a sparse cloud's neighbourhoods span whole features. 1 = never."""
     flood_resolution: int = 128
     """Voxels per side of the flood-fill grid (over the sampling cube)."""
