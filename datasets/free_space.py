@@ -28,12 +28,16 @@ import numpy as np
 class FreeSpace:
     """The exterior of a point cloud on a voxel grid.
 
+    Only the block of the grid around the points is stored: every voxel beyond it is
+    farther than ``radius`` from the points and joined to the grid's boundary, so it is
+    exterior.
+
     Attributes
     ----------
-    exterior : (R, R, R) bool ndarray
-        Free voxels connected to the grid's boundary.
-    lo : float
-        Lower corner of the grid (the cube ``[lo, -lo]^3``, unit frame).
+    exterior : (X, Y, Z) bool ndarray
+        Free voxels connected to the grid's boundary, over the stored block.
+    lo : (3,) ndarray
+        Lower corner of the stored block, unit frame.
     voxel : float
         Voxel side, unit frame.
     radius : float
@@ -44,7 +48,7 @@ class FreeSpace:
     """
 
     exterior: np.ndarray
-    lo: float
+    lo: np.ndarray
     voxel: float
     radius: float
     interior_share: float
@@ -53,12 +57,12 @@ class FreeSpace:
         """(P,) bool: the (P, 3) positions ``at`` that lie in the exterior and more than
         ``radius`` plus a voxel from the points (``distance``, (P,), unit frame)."""
         index = np.floor((np.asarray(at) - self.lo) / self.voxel).astype(np.int64)
-        size = self.exterior.shape[0]
-        inside_grid = np.all((index >= 0) & (index < size), axis=1)
+        size = np.array(self.exterior.shape)
+        inside_block = np.all((index >= 0) & (index < size), axis=1)
         clipped = np.clip(index, 0, size - 1)
         in_exterior = self.exterior[clipped[:, 0], clipped[:, 1], clipped[:, 2]]
-        # Beyond the grid is outside too (the grid covers the sampling cube, the data lie inside).
-        return (in_exterior | ~inside_grid) & (np.asarray(distance) > self.radius + self.voxel)
+        # Beyond the block is outside too (the block holds the points and a free margin).
+        return (in_exterior | ~inside_block) & (np.asarray(distance) > self.radius + self.voxel)
 
 
 def flood_exterior(points: np.ndarray, radius: float, *, half_side: float = 1.1,
@@ -83,15 +87,20 @@ def flood_exterior(points: np.ndarray, radius: float, *, half_side: float = 1.1,
     voxel = 2.0 * half_side / resolution
     radius = max(float(radius), voxel)
     index = np.clip(np.floor((np.asarray(points) + half_side) / voxel).astype(np.int64), 0, resolution - 1)
-    occupied = np.zeros((resolution,) * 3, dtype=bool)
-    occupied[index[:, 0], index[:, 1], index[:, 2]] = True
+    # Work on the block around the points plus a free margin: the same exterior as the
+    # whole cube (all beyond the block is free and reaches the boundary), for less work.
+    margin = int(np.ceil(radius / voxel)) + 2
+    start = np.maximum(index.min(axis=0) - margin, 0)
+    stop = np.minimum(index.max(axis=0) + margin + 1, resolution)
+    occupied = np.zeros(tuple(stop - start), dtype=bool)
+    local = index - start
+    occupied[local[:, 0], local[:, 1], local[:, 2]] = True
     # Distance (in voxels) from each voxel centre to the nearest occupied voxel: blocked within radius.
     blocked = ndimage.distance_transform_edt(~occupied) * voxel <= radius
     free = ~blocked
     labels, _ = ndimage.label(free)  # 6-connectivity: the flood does not slip through diagonal gaps
-    boundary = np.unique(np.concatenate([
-        labels[0].ravel(), labels[-1].ravel(), labels[:, 0].ravel(), labels[:, -1].ravel(),
-        labels[:, :, 0].ravel(), labels[:, :, -1].ravel()]))
+    reaches = [labels[0], labels[-1], labels[:, 0], labels[:, -1], labels[:, :, 0], labels[:, :, -1]]
+    boundary = np.unique(np.concatenate([face.ravel() for face in reaches]))
     exterior = np.isin(labels, boundary[boundary > 0])
     interior_voxels = int(np.count_nonzero(free & ~exterior))
     try:
@@ -99,4 +108,5 @@ def flood_exterior(points: np.ndarray, radius: float, *, half_side: float = 1.1,
     except (QhullError, ValueError):  # degenerate (flat or too few points): no volume to enclose
         hull = 0.0
     share = interior_voxels * voxel ** 3 / hull if hull > 0 else 0.0
-    return FreeSpace(exterior=exterior, lo=-half_side, voxel=voxel, radius=radius, interior_share=float(share))
+    return FreeSpace(exterior=exterior, lo=-half_side + start * voxel, voxel=voxel, radius=radius,
+                     interior_share=float(share))

@@ -56,6 +56,19 @@ def test_blind_bore_is_outside_and_the_wall_is_not():
     assert free.outside(probes, distance).tolist() == [True, True, False, False]
 
 
+def test_a_small_cloud_in_a_corner_floods_the_same():
+    """The fill works on the block around the points only; a cup shrunk into a corner of the
+    cube still has its bore outside, its wall inside, and everything beyond the block outside."""
+    points = 0.4 * _cup_points() + np.array([0.5, -0.5, 0.5])
+    spacing = float(np.median(local_spacing(points, 8)))
+    free = flood_exterior(points, 1.5 * spacing)
+    assert free.exterior.shape[0] < 128 // 2 and free.interior_share > 0.2
+    probes = np.array([[0.5, -0.5, 0.58],    # in the bore
+                       [0.732, -0.5, 0.5],   # in the wall
+                       [-0.9, 0.9, -0.9]])   # the far corner, beyond the block
+    assert free.outside(probes, np.array([0.14, 0.08, 1.0])).tolist() == [True, False, True]
+
+
 def test_open_scan_gives_no_outside_labels():
     """Half a sphere: the flood reaches everything, no interior is enclosed, and the
     sampler gives no labels (the clearance term stays sign-agnostic)."""
