@@ -11,36 +11,40 @@ from sdfrecon.datasets.point_geometry import local_spacing
 from sdfrecon.datasets.sampling import SurfaceSampler, SurfaceSamplerConfig
 
 
-def _cup_points(count: int = 30_000, seed: int = 0, bore_radius: float = 0.35, bore_bottom: float = -0.3,
-                n: int = 96) -> np.ndarray:
-    """Points on a solid cylinder (radius 0.8, z in [-0.8, 0.8]) with a blind bore
-    (``bore_radius``, from the top down to ``bore_bottom``), from marching cubes of its SDF."""
+def _surface_points(sdf, count: int, seed: int, n: int) -> np.ndarray:
+    """``count`` area-uniform points on the zero set of ``sdf`` (``(x, y, z) -> values`` on an
+    ``n^3`` grid over ``[-1, 1]^3``), meshed by marching cubes."""
     import trimesh
     from skimage.measure import marching_cubes
 
     axis = np.linspace(-1.0, 1.0, n)
-    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
-    r = np.hypot(x, y)
-    solid = np.maximum(r - 0.8, np.abs(z) - 0.8)
-    bore = np.maximum(r - bore_radius, bore_bottom - z)  # inside the bore
-    sdf = np.maximum(solid, -bore)
-    verts, faces, _, _ = marching_cubes(sdf, 0.0, spacing=(axis[1] - axis[0],) * 3)
+    values = sdf(*np.meshgrid(axis, axis, axis, indexing="ij"))
+    verts, faces, _, _ = marching_cubes(values, 0.0, spacing=(axis[1] - axis[0],) * 3)
     mesh = trimesh.Trimesh(verts - 1.0, faces)
     return np.asarray(trimesh.sample.sample_surface(mesh, count, seed=seed)[0])
+
+
+def _cup_points(count: int = 30_000, seed: int = 0, bore_radius: float = 0.35, bore_bottom: float = -0.3,
+                n: int = 96) -> np.ndarray:
+    """Points on a solid cylinder (radius 0.8, z in [-0.8, 0.8]) with a blind bore
+    (``bore_radius``, from the top down to ``bore_bottom``)."""
+    def sdf(x, y, z):
+        r = np.hypot(x, y)
+        solid = np.maximum(r - 0.8, np.abs(z) - 0.8)
+        bore = np.maximum(r - bore_radius, bore_bottom - z)  # inside the bore
+        return np.maximum(solid, -bore)
+
+    return _surface_points(sdf, count, seed, n)
 
 
 def _tray_points(count: int = 30_000, seed: int = 0, wall: float = 0.06, n: int = 161) -> np.ndarray:
     """Points on an open tray (1.8 x 1.2 x 0.24) with walls and floor ``wall`` thick."""
-    import trimesh
-    from skimage.measure import marching_cubes
+    def sdf(x, y, z):
+        outer = np.maximum(np.maximum(np.abs(x) - 0.9, np.abs(y) - 0.6), np.abs(z) - 0.12)
+        pocket = np.maximum(np.maximum(np.abs(x) - (0.9 - wall), np.abs(y) - (0.6 - wall)), np.abs(z - wall) - 0.12)
+        return np.maximum(outer, -pocket)
 
-    axis = np.linspace(-1.0, 1.0, n)
-    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
-    outer = np.maximum(np.maximum(np.abs(x) - 0.9, np.abs(y) - 0.6), np.abs(z) - 0.12)
-    pocket = np.maximum(np.maximum(np.abs(x) - (0.9 - wall), np.abs(y) - (0.6 - wall)), np.abs(z - wall) - 0.12)
-    verts, faces, _, _ = marching_cubes(np.maximum(outer, -pocket), 0.0, spacing=(axis[1] - axis[0],) * 3)
-    mesh = trimesh.Trimesh(verts - 1.0, faces)
-    return np.asarray(trimesh.sample.sample_surface(mesh, count, seed=seed)[0])
+    return _surface_points(sdf, count, seed, n)
 
 
 def test_blind_bore_is_outside_and_the_wall_is_not():
