@@ -22,6 +22,9 @@ Conditions (every shape in every one that applies):
 * ``noisy`` -- normals stripped, Gaussian noise of 0.5 % of the bounding-box diagonal;
 * ``sparse`` -- 1,000 random points of the scan, no normals (the kitten: its 500).
 
+Only when named by ``--conditions``: ``sparse_oriented`` -- the same 1,000 points with the
+scan's normals (what the orientation is worth on sparse input).
+
 Every method gets the same input. Poisson gets what an Open3D user would do: the
 given normals, or normals estimated and consistently oriented by Open3D
 (``sdfrecon.evaluation.baselines``). Seconds are the method's own (reconstruct and
@@ -71,6 +74,10 @@ SPARSE_POINTS = 1_000
 NOISE = 0.005
 """Gaussian noise sigma of the ``noisy`` condition, fraction of the bounding-box diagonal."""
 CONDITIONS = ("oriented", "unoriented", "noisy", "sparse")
+EXTRA_CONDITIONS = ("sparse_oriented",)
+"""Run only when named by ``--conditions``: ``sparse_oriented`` is the sparse condition's 1,000
+points WITH the scan's normals, a reference no user without normals has. Next to ``sparse`` it
+measures what knowing the orientation would add on sparse input."""
 
 
 @dataclass(frozen=True)
@@ -190,9 +197,13 @@ def condition_input(shape: CorpusShape, base: BaseShape, condition: str) -> Poin
         diagonal = float(np.linalg.norm(np.ptp(base.points, axis=0)))
         return make_point_cloud(base.points + rng.normal(scale=NOISE * diagonal, size=base.points.shape), None,
                                 source=source)
-    if condition == "sparse":
-        pick = rng.choice(len(base.points), size=min(SPARSE_POINTS, len(base.points)), replace=False)
-        return make_point_cloud(base.points[pick], None, source=source)
+    if condition in ("sparse", "sparse_oriented"):
+        # both draw from the sparse stream: the same 1,000 points, with and without normals
+        pick = _rng(shape.name, "sparse").choice(len(base.points), size=min(SPARSE_POINTS, len(base.points)),
+                                                 replace=False)
+        if condition == "sparse":
+            return make_point_cloud(base.points[pick], None, source=source)
+        return None if base.normals is None else make_point_cloud(base.points[pick], base.normals[pick], source=source)
     raise ValueError(f"unknown condition {condition!r}")
 
 
@@ -203,7 +214,7 @@ def suite(shapes: list[CorpusShape], conditions: tuple[str, ...]) -> list[SuiteS
         for condition in conditions:
             if shape.kind == "sparse" and condition != "sparse":
                 continue
-            if condition == "oriented" and shape.kind == "scan" and shape.name.startswith("p2s"):
+            if condition in ("oriented", "sparse_oriented") and shape.kind == "scan" and shape.name.startswith("p2s"):
                 continue  # the Points2Surf scan has no normals
 
             def load(shape=shape, condition=condition) -> BenchmarkItem:
@@ -302,7 +313,7 @@ def summarize(rows: list[dict[str, str]], methods: list[str], shapes: dict[str, 
                   "s ratio to Poisson |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for method in [m for m in methods if m != "poisson"]:
-        for condition in CONDITIONS:
+        for condition in CONDITIONS + EXTRA_CONDITIONS:
             entries = stats.get((method, condition))
             if not entries:
                 continue
@@ -357,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     shapes = [s for s in CORPUS if (wanted is None or s.name in wanted) and s.available()] + own
     conditions = tuple(c for c in args.conditions.split(",") if c)
-    unknown = set(conditions) - set(CONDITIONS)
+    unknown = set(conditions) - set(CONDITIONS) - set(EXTRA_CONDITIONS)
     if unknown or not shapes:
         print(f"error: unknown conditions {sorted(unknown)} or no shapes available under {SHARED_DATA}",
               file=sys.stderr)

@@ -56,3 +56,23 @@ def test_a_missing_mesh_is_one_error_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "nope.stl" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_sparse_oriented_is_the_sparse_points_with_their_normals(tmp_path):
+    """The opt-in reference condition: the very points of ``sparse``, plus the scan's normals."""
+    import numpy as np
+    import trimesh
+
+    from bench.quality_suite import CorpusShape, condition_input, load_base
+
+    path = tmp_path / "ball.stl"
+    trimesh.creation.icosphere(subdivisions=3, radius=2.0).export(path)
+    shape = CorpusShape("ball", "mesh", str(path))
+    base = load_base(shape)
+    sparse = condition_input(shape, base, "sparse")
+    oriented = condition_input(shape, base, "sparse_oriented")
+    assert sparse.normals is None and len(sparse.points) == 1000
+    np.testing.assert_array_equal(oriented.points, sparse.points)
+    # a sphere's outward normals are its points' directions from the centre
+    directions = oriented.points / np.linalg.norm(oriented.points, axis=1, keepdims=True)
+    assert np.min(np.sum(oriented.normals * directions, axis=1)) > 0.9
