@@ -128,7 +128,7 @@ def normal_term(cfg: NormalTermConfig, probe: FieldProbe) -> torch.Tensor | None
 class DistanceTermConfig(LossTermConfig):
     """Regression on precomputed distances to the input surface (the sampler's
     ``distance_targets``): ``mean |f - d|`` when the distances are signed (trusted
-    normals), and with ``unsigned: true`` ``mean ||f| - d|`` when not (SAL's
+    normals on a dense enough cloud, ``sampler.distance_max_spacing``), and with ``unsigned: true`` ``mean ||f| - d|`` when not (SAL's
     sign-agnostic loss). First-order, so cheap; it fits the shape in few steps."""
 
     name: str = "distance"
@@ -148,12 +148,13 @@ def distance_term(cfg: DistanceTermConfig, probe: FieldProbe) -> torch.Tensor | 
     groups = [g for g in cfg.groups if g in probe.batch.distances]
     if not groups:
         return None
-    if not probe.batch.oriented and not cfg.unsigned:
+    signed = probe.batch.oriented and probe.batch.signed_distances
+    if not signed and not cfg.unsigned:
         return None
     distance = torch.cat([probe.batch.distances[g] for g in groups])
     value = probe.sdf(groups)
-    if not probe.batch.oriented:
-        value = value.abs()
+    if not signed:
+        value, distance = value.abs(), distance.abs()
     target = distance.clamp(-cfg.clamp, cfg.clamp)
     # Beyond the clamp the target is a bound: a value past it on the same side costs nothing.
     satisfied = (distance.abs() >= cfg.clamp) & (value * torch.sign(target) >= cfg.clamp)

@@ -120,3 +120,21 @@ def test_unknown_sign_normals_of_a_sparse_cloud_do_not_reach_the_loss():
     pts, nrm = sphere_points(400, radius=0.8, seed=1)
     batch = build_surface_sampler(cfg, data=make_point_cloud(pts, nrm), device=torch.device("cpu"), seed=0).sample()
     assert "surface" in batch.normals
+
+
+def test_signed_distances_of_a_sparse_cloud_do_not_reach_the_distance_term():
+    """``distance_max_spacing``: trusted normals keep their signs for the normal term, but a
+    sparse cloud's signed distance targets are switched off (the pools stay, for clearance)."""
+    cfg = SurfaceSamplerConfig(surface_points=64, near_points=256, uniform_points=256, distance_targets=True,
+                               pool_points=4096, distance_max_spacing=0.05)
+    for count, expected in ((400, False), (20_000, True)):
+        pts, nrm = sphere_points(count, radius=0.8, seed=1)
+        batch = build_surface_sampler(cfg, data=make_point_cloud(pts, nrm), device=torch.device("cpu"),
+                                      seed=0).sample()
+        assert batch.oriented and "near" in batch.distances, count
+        assert batch.signed_distances == expected, count
+    # 0 keeps them at any spacing
+    pts, nrm = sphere_points(400, radius=0.8, seed=1)
+    loose = SurfaceSamplerConfig(surface_points=64, distance_targets=True, pool_points=4096)
+    assert build_surface_sampler(loose, data=make_point_cloud(pts, nrm), device=torch.device("cpu"),
+                                 seed=0).sample().signed_distances

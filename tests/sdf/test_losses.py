@@ -148,3 +148,22 @@ def test_clearance_wants_known_outside_samples_positive():
     batch.outside["uniform"] = torch.tensor([True, False])
     signed = losses(FieldProbe(SphereSDF(), batch, differentiable_inputs=True), step=0).unweighted["clearance"]
     assert signed.item() == pytest.approx((0.3 + 0.5) / 2)  # relu(0.3 - (-0.5)) on the labelled sample only
+
+
+def test_distance_term_skips_signed_targets_the_sampler_does_not_trust():
+    """``signed_distances`` False (trusted normals on a sparse cloud): no signed fit; with
+    ``unsigned`` the term compares |f| with |d|, so a flipped field scores 0."""
+    batch = _batch()
+    for group in ("near", "uniform"):
+        batch.distances[group] = batch.points[group].norm(dim=1) - 0.5
+
+    class Negated(SphereSDF):
+        def forward(self, x):
+            return -super().forward(x)
+
+    batch.signed_distances = False
+    signed = _losses({"distance": {"weight": 1.0, "clamp": 10.0}, "offsurface": {"weight": 0}})
+    assert "distance" not in signed(FieldProbe(Negated(), batch, differentiable_inputs=True), step=0).unweighted
+    unsigned = _losses({"distance": {"weight": 1.0, "clamp": 10.0, "unsigned": True}, "offsurface": {"weight": 0}})
+    assert unsigned(FieldProbe(Negated(), batch, differentiable_inputs=True), step=0).unweighted["distance"].item() \
+        == pytest.approx(0.0, abs=1e-6)
