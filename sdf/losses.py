@@ -128,8 +128,9 @@ def normal_term(cfg: NormalTermConfig, probe: FieldProbe) -> torch.Tensor | None
 class DistanceTermConfig(LossTermConfig):
     """Regression on precomputed distances to the input surface (the sampler's
     ``distance_targets``): ``mean |f - d|`` when the distances are signed (trusted
-    normals on a dense enough cloud, ``sampler.distance_max_spacing``), and with ``unsigned: true`` ``mean ||f| - d|`` when not (SAL's
-    sign-agnostic loss). First-order, so cheap; it fits the shape in few steps."""
+    normals on a dense enough cloud, ``sampler.distance_max_spacing``), and with
+    ``unsigned: true`` ``mean ||f| - d|`` when not (SAL's sign-agnostic loss).
+    First-order, so cheap; it fits the shape in few steps."""
 
     name: str = "distance"
     groups: list[str] = field(default_factory=lambda: ["near", "uniform"])
