@@ -89,21 +89,29 @@ def test_scheduled_weight_and_zero_weight_skip():
     assert not off.needs_gradient
 
 
+class _NegatedSphere(SphereSDF):
+    """The sphere's SDF with the wrong sign everywhere."""
+
+    def forward(self, x):
+        return -super().forward(x)
+
+
+def _batch_with_sphere_distances():
+    """``_batch()`` whose near/uniform samples carry the exact sphere SDF as distance targets."""
+    batch = _batch()
+    for group in ("near", "uniform"):
+        batch.distances[group] = batch.points[group].norm(dim=1) - 0.5
+    return batch
+
+
 def test_distance_term_signed_and_unsigned():
     # Targets are the exact sphere SDF at near/uniform points: the exact field scores 0,
     # its negation scores 2|d| when signs are trusted and 0 when they are not (and the
     # unsigned fit is asked for); without it, unoriented batches skip the term.
-    batch = _batch()
-    for group in ("near", "uniform"):
-        batch.distances[group] = batch.points[group].norm(dim=1) - 0.5
-
-    class Negated(SphereSDF):
-        def forward(self, x):
-            return -super().forward(x)
-
+    batch = _batch_with_sphere_distances()
     signed = _losses({"distance": {"weight": 1.0, "clamp": 10.0}, "offsurface": {"weight": 0}})
     exact = signed(FieldProbe(SphereSDF(), batch, differentiable_inputs=True), step=0).unweighted["distance"]
-    flipped = signed(FieldProbe(Negated(), batch, differentiable_inputs=True), step=0).unweighted["distance"]
+    flipped = signed(FieldProbe(_NegatedSphere(), batch, differentiable_inputs=True), step=0).unweighted["distance"]
     d = torch.cat([batch.distances["near"], batch.distances["uniform"]])
     assert exact.item() == pytest.approx(0.0, abs=1e-6)
     assert flipped.item() == pytest.approx(2 * d.abs().mean().item(), rel=1e-5)
@@ -111,9 +119,9 @@ def test_distance_term_signed_and_unsigned():
     for g in batch.distances:
         batch.distances[g] = batch.distances[g].abs()
     unsigned = _losses({"distance": {"weight": 1.0, "clamp": 10.0, "unsigned": True}, "offsurface": {"weight": 0}})
-    assert unsigned(FieldProbe(Negated(), batch, differentiable_inputs=True), step=0).unweighted["distance"].item() \
+    assert unsigned(FieldProbe(_NegatedSphere(), batch, differentiable_inputs=True), step=0).unweighted["distance"].item() \
         == pytest.approx(0.0, abs=1e-6)
-    assert "distance" not in signed(FieldProbe(Negated(), batch, differentiable_inputs=True), step=0).unweighted
+    assert "distance" not in signed(FieldProbe(_NegatedSphere(), batch, differentiable_inputs=True), step=0).unweighted
 
 
 def test_distance_term_clamp_is_a_bound_beyond_it():
@@ -153,17 +161,10 @@ def test_clearance_wants_known_outside_samples_positive():
 def test_distance_term_skips_signed_targets_the_sampler_does_not_trust():
     """``signed_distances`` False (trusted normals on a sparse cloud): no signed fit; with
     ``unsigned`` the term compares |f| with |d|, so a flipped field scores 0."""
-    batch = _batch()
-    for group in ("near", "uniform"):
-        batch.distances[group] = batch.points[group].norm(dim=1) - 0.5
-
-    class Negated(SphereSDF):
-        def forward(self, x):
-            return -super().forward(x)
-
+    batch = _batch_with_sphere_distances()
     batch.signed_distances = False
     signed = _losses({"distance": {"weight": 1.0, "clamp": 10.0}, "offsurface": {"weight": 0}})
-    assert "distance" not in signed(FieldProbe(Negated(), batch, differentiable_inputs=True), step=0).unweighted
+    assert "distance" not in signed(FieldProbe(_NegatedSphere(), batch, differentiable_inputs=True), step=0).unweighted
     unsigned = _losses({"distance": {"weight": 1.0, "clamp": 10.0, "unsigned": True}, "offsurface": {"weight": 0}})
-    assert unsigned(FieldProbe(Negated(), batch, differentiable_inputs=True), step=0).unweighted["distance"].item() \
+    assert unsigned(FieldProbe(_NegatedSphere(), batch, differentiable_inputs=True), step=0).unweighted["distance"].item() \
         == pytest.approx(0.0, abs=1e-6)
