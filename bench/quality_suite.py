@@ -192,11 +192,10 @@ def condition_input(shape: CorpusShape, base: BaseShape, condition: str) -> Poin
         return None if base.normals is None else make_point_cloud(base.points, base.normals, source=source)
     if condition == "unoriented":
         return make_point_cloud(base.points, None, source=source)
-    rng = _rng(shape.name, condition)
     if condition == "noisy":
         diagonal = float(np.linalg.norm(np.ptp(base.points, axis=0)))
-        return make_point_cloud(base.points + rng.normal(scale=NOISE * diagonal, size=base.points.shape), None,
-                                source=source)
+        noise = _rng(shape.name, condition).normal(scale=NOISE * diagonal, size=base.points.shape)
+        return make_point_cloud(base.points + noise, None, source=source)
     if condition in ("sparse", "sparse_oriented"):
         # both draw from the sparse stream: the same 1,000 points, with and without normals
         pick = _rng(shape.name, "sparse").choice(len(base.points), size=min(SPARSE_POINTS, len(base.points)),

@@ -76,9 +76,9 @@ class SampleBatch:
     oriented : bool
         Whether the normals' (and distances') signs are trusted.
     signed_distances : bool
-        Whether the ``distance`` term may fit the distances' signs: trusted normals on a
-        cloud dense enough for its splats to say inside from outside
-        (``SamplerConfig.distance_max_spacing``).
+        Whether the cloud is dense enough for its splats to say inside from outside
+        (``SamplerConfig.distance_max_spacing``): with ``oriented``, the ``distance`` term
+        fits the distances' signs.
     """
 
     points: dict[str, torch.Tensor]
@@ -414,7 +414,7 @@ class SurfaceSampler:
         cfg, gen = self.cfg, self.generator
         idx = self._indices(cfg.surface_points)
         batch = SampleBatch(points={"surface": self.points[idx]}, oriented=self.oriented,
-                            signed_distances=self.oriented and self.distances_dense)
+                            signed_distances=self.distances_dense)
         if self.train_normals:
             batch.normals["surface"] = self.normals[idx]
         if cfg.uniform_points and "uniform" in self.pools:
