@@ -76,3 +76,13 @@ def test_sparse_oriented_is_the_sparse_points_with_their_normals(tmp_path):
     # a sphere's outward normals are its points' directions from the centre
     directions = oriented.points / np.linalg.norm(oriented.points, axis=1, keepdims=True)
     assert np.min(np.sum(oriented.normals * directions, axis=1)) > 0.9
+
+
+def test_an_unknown_condition_is_one_error_line(tmp_path, capsys):
+    from bench.quality_suite import main
+
+    out = tmp_path / "out"
+    assert main(["--conditions", "sparse,upside_down", "--methods", "poisson", "-o", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "upside_down" in err[0]
+    assert not out.exists()

@@ -77,3 +77,9 @@ def test_inherit_chain(tmp_path):
 def test_unknown_preset_lists_available():
     with pytest.raises(ConfigError, match="unknown preset; available: .*default"):
         resolve_config("no_such_preset")
+
+
+@pytest.mark.parametrize("key", ["normals_max_spacing", "distance_max_spacing"])
+def test_negative_spacing_gates_are_refused(key):
+    with pytest.raises(ConfigError, match=f"^sampler.{key}: must be >= 0"):
+        resolve_config("default", [{"sampler": {key: -0.1}}])
