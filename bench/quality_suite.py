@@ -23,7 +23,10 @@ Conditions (every shape in every one that applies):
 * ``sparse`` -- 1,000 random points of the scan, no normals (the kitten: its 500).
 
 Only when named by ``--conditions``: ``sparse_oriented`` -- the same 1,000 points with the
-scan's normals (what the orientation is worth on sparse input).
+scan's normals (what the orientation is worth on sparse input); ``unoriented_N`` and
+``oriented_N`` -- N random points of the scan (the same N for both), without and with its
+normals: the densities between ``sparse`` and the 50,000-point scans, where the default's
+sparse-cloud gates switch (e.g. ``--conditions unoriented_5000,oriented_5000``).
 
 Every method gets the same input. Poisson gets what an Open3D user would do: the
 given normals, or normals estimated and consistently oriented by Open3D
@@ -42,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +82,13 @@ EXTRA_CONDITIONS = ("sparse_oriented",)
 """Run only when named by ``--conditions``: ``sparse_oriented`` is the sparse condition's 1,000
 points WITH the scan's normals, a reference no user without normals has. Next to ``sparse`` it
 measures what knowing the orientation would add on sparse input."""
+SUBSET_CONDITION = re.compile(r"^(oriented|unoriented)_([1-9][0-9]*)$")
+"""``oriented_N`` / ``unoriented_N``: N random points of the scan, with / without its normals."""
+
+
+def known_condition(condition: str) -> bool:
+    """Whether ``condition`` names a condition of this suite."""
+    return condition in CONDITIONS + EXTRA_CONDITIONS or SUBSET_CONDITION.match(condition) is not None
 
 
 @dataclass(frozen=True)
@@ -203,6 +214,15 @@ def condition_input(shape: CorpusShape, base: BaseShape, condition: str) -> Poin
         if condition == "sparse":
             return make_point_cloud(base.points[pick], None, source=source)
         return None if base.normals is None else make_point_cloud(base.points[pick], base.normals[pick], source=source)
+    subset = SUBSET_CONDITION.match(condition)
+    if subset:
+        kind, count = subset.group(1), int(subset.group(2))
+        # one stream per N: oriented_N and unoriented_N are the same points
+        pick = _rng(shape.name, f"subset_{count}").choice(len(base.points), size=min(count, len(base.points)),
+                                                           replace=False)
+        if kind == "unoriented":
+            return make_point_cloud(base.points[pick], None, source=source)
+        return None if base.normals is None else make_point_cloud(base.points[pick], base.normals[pick], source=source)
     raise ValueError(f"unknown condition {condition!r}")
 
 
@@ -213,7 +233,8 @@ def suite(shapes: list[CorpusShape], conditions: tuple[str, ...]) -> list[SuiteS
         for condition in conditions:
             if shape.kind == "sparse" and condition != "sparse":
                 continue
-            if condition in ("oriented", "sparse_oriented") and shape.kind == "scan" and shape.name.startswith("p2s"):
+            with_normals = condition in ("oriented", "sparse_oriented") or condition.startswith("oriented_")
+            if with_normals and shape.kind == "scan" and shape.name.startswith("p2s"):
                 continue  # the Points2Surf scan has no normals
 
             def load(shape=shape, condition=condition) -> BenchmarkItem:
@@ -312,7 +333,8 @@ def summarize(rows: list[dict[str, str]], methods: list[str], shapes: dict[str, 
                   "s ratio to Poisson |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for method in [m for m in methods if m != "poisson"]:
-        for condition in CONDITIONS + EXTRA_CONDITIONS:
+        listed = CONDITIONS + EXTRA_CONDITIONS
+        for condition in [*listed, *sorted({c for _, c in stats} - set(listed))]:
             entries = stats.get((method, condition))
             if not entries:
                 continue
@@ -367,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     shapes = [s for s in CORPUS if (wanted is None or s.name in wanted) and s.available()] + own
     conditions = tuple(c for c in args.conditions.split(",") if c)
-    unknown = set(conditions) - set(CONDITIONS) - set(EXTRA_CONDITIONS)
+    unknown = {c for c in conditions if not known_condition(c)}
     if unknown or not shapes:
         print(f"error: unknown conditions {sorted(unknown)} or no shapes available under {SHARED_DATA}",
               file=sys.stderr)

@@ -78,11 +78,42 @@ def test_sparse_oriented_is_the_sparse_points_with_their_normals(tmp_path):
     assert np.min(np.sum(oriented.normals * directions, axis=1)) > 0.9
 
 
+def test_subset_conditions_share_their_points_and_differ_by_the_normals(tmp_path):
+    """``unoriented_N`` and ``oriented_N``: the same N points of the scan, without and with normals;
+    another N is another draw."""
+    import numpy as np
+    import trimesh
+
+    from bench.quality_suite import CorpusShape, condition_input, load_base
+
+    path = tmp_path / "ball.stl"
+    trimesh.creation.icosphere(subdivisions=3, radius=2.0).export(path)
+    shape = CorpusShape("ball", "mesh", str(path))
+    base = load_base(shape)
+    bare = condition_input(shape, base, "unoriented_3000")
+    oriented = condition_input(shape, base, "oriented_3000")
+    assert bare.normals is None and len(bare.points) == 3000
+    np.testing.assert_array_equal(oriented.points, bare.points)
+    directions = oriented.points / np.linalg.norm(oriented.points, axis=1, keepdims=True)
+    assert np.min(np.sum(oriented.normals * directions, axis=1)) > 0.9
+    # the points are a subset of the scan, not new samples
+    assert len(np.intersect1d(base.points.view("f8,f8,f8").ravel(), bare.points.view("f8,f8,f8").ravel())) == 3000
+    assert len(condition_input(shape, base, "unoriented_2000").points) == 2000
+
+
+def test_summary_lists_subset_conditions():
+    rows = [_row("a@unoriented_5000", "default", 0.002, 0.001), _row("a@unoriented_5000", "poisson", 0.004, 0.002)]
+    text = summarize(rows, ["default", "poisson"], {})
+    line = next(line for line in text.splitlines() if line.startswith("| default | unoriented_5000 |"))
+    assert [c.strip() for c in line.split("|")[1:-1]][3] == "0.50"
+
+
 def test_an_unknown_condition_is_one_error_line(tmp_path, capsys):
     from bench.quality_suite import main
 
     out = tmp_path / "out"
-    assert main(["--conditions", "sparse,upside_down", "--methods", "poisson", "-o", str(out), "--quiet"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and "upside_down" in err[0]
-    assert not out.exists()
+    for bad in ("upside_down", "oriented_0", "unoriented_many"):
+        assert main(["--conditions", f"sparse,{bad}", "--methods", "poisson", "-o", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and bad in err[0]
+        assert not out.exists()
