@@ -8,6 +8,7 @@ loss weights, when to checkpoint, and what to do when a step goes non-finite
 
 from __future__ import annotations
 
+import dataclasses
 import copy
 import logging
 import time
@@ -34,6 +35,14 @@ class TrainConfig:
 
     iterations: int = 2000
     """Optimiser steps."""
+    sparse_spacing: float = 0.0
+    """Point clouds whose median point spacing (distance to the 8th nearest point, unit
+    frame) exceeds this train for ``sparse_factor`` times ``iterations`` steps. Where the
+    points are that far apart the mesh cannot be projected onto them (``mesh.refine``), so the
+    field alone is the surface and it needs the extra steps; a step costs the same at any
+    density. 0 never."""
+    sparse_factor: float = 1.0
+    """Step multiplier for clouds sparser than ``sparse_spacing``."""
     lr: float = 1e-3
     """Adam learning rate at the start."""
     lr_schedule: Schedule | None = None
@@ -61,11 +70,22 @@ class TrainConfig:
     max_recoveries: int = 5
     """Give up after this many roll-backs."""
 
+    def fitted_to_spacing(self, spacing: float) -> "TrainConfig":
+        """These settings for a cloud of median point ``spacing`` (unit frame): the steps
+        multiplied once for a sparse cloud (the result has ``sparse_factor`` 1, so fitting
+        again changes nothing)."""
+        if not (self.sparse_spacing > 0 and spacing > self.sparse_spacing) or self.sparse_factor == 1.0:
+            return self
+        return dataclasses.replace(self, iterations=int(round(self.iterations * self.sparse_factor)), sparse_factor=1.0)
+
     def validate(self, path: str) -> None:
         if self.iterations < 0:
             raise ConfigError(f"{path}.iterations: must be >= 0, got {self.iterations}")
         if not self.lr > 0:
             raise ConfigError(f"{path}.lr: must be > 0, got {self.lr}")
+        if not (self.sparse_spacing >= 0 and self.sparse_factor > 0):
+            raise ConfigError(f"{path}: sparse_spacing must be >= 0 and sparse_factor > 0, "
+                              f"got {self.sparse_spacing} and {self.sparse_factor}")
         if self.grad_clip < 0 or self.checkpoint_every < 0 or self.guard_every < 1:
             raise ConfigError(f"{path}: grad_clip/checkpoint_every must be >= 0 and guard_every >= 1")
         if self.compile and self.gradient != "analytic":

@@ -120,3 +120,16 @@ def test_large_clouds_train_on_a_seeded_subset():
     assert result.record["input"]["points"] == 6000 and result.record["input"]["points_used"] == 2000
     with pytest.raises(ConfigError, match="max_points"):
         resolve_config("default", [{"data": {"max_points": 500}}])
+
+
+def test_sparse_clouds_train_longer_and_the_record_says_so():
+    """With train.sparse_spacing set, a cloud sparser than it trains sparse_factor x the steps
+    (the record keeps the fitted count); a dense cloud of the same shape keeps its steps."""
+    pts, nrm = sphere_points(40_000, radius=1.0, seed=0)
+    steps = {}
+    for n in (40_000, 500):  # unit-frame spacing about 0.03 and 0.25
+        cfg = resolve_config("default", quick_overrides(iterations=3, resolution=16)
+                             + [{"train": {"sparse_spacing": 0.05, "sparse_factor": 2.0}}])
+        result = reconstruct(make_point_cloud(pts[:n], nrm[:n]), cfg, progress=False)
+        steps[n] = (result.record["train"]["steps"], result.record["config"]["train"]["iterations"])
+    assert steps == {40_000: (3, 3), 500: (6, 6)}

@@ -202,17 +202,19 @@ def _prepare_normals(unit: TrainingData, cfg: ReconConfig) -> tuple[TrainingData
 
 
 def _fit_to_spacing(cfg: ReconConfig, unit: TrainingData) -> ReconConfig:
-    """``cfg`` with its encoding fitted to the point spacing of ``unit`` (point clouds;
-    e.g. the Fourier octaves a sparse cloud can support); the record and checkpoint
-    keep the fitted config, so a resumed run rebuilds the same network."""
-    if unit.kind != "points" or len(unit.points) < 2 or not cfg.field.encoding.uses_spacing:
+    """``cfg`` fitted to the point spacing of ``unit`` (point clouds): the Fourier octaves a
+    sparse cloud can support, and the steps it gets (``train.sparse_spacing``); the record
+    and checkpoint keep the fitted config, so a resumed run rebuilds the same network."""
+    uses_spacing = cfg.field.encoding.uses_spacing or (cfg.train.sparse_spacing > 0 and cfg.train.sparse_factor != 1)
+    if unit.kind != "points" or len(unit.points) < 2 or not uses_spacing:
         return cfg  # the kNN query below is skipped where nothing depends on it
     spacing = float(np.median(local_spacing(unit.points, 8)))
     encoding = cfg.field.encoding.fitted_to_spacing(spacing)
-    if encoding == cfg.field.encoding:
+    train = cfg.train.fitted_to_spacing(spacing)
+    if encoding == cfg.field.encoding and train == cfg.train:
         return cfg
-    log.info("point spacing %.4g (unit frame): encoding %s", spacing, encoding)
-    return dataclasses.replace(cfg, field=dataclasses.replace(cfg.field, encoding=encoding))
+    log.info("point spacing %.4g (unit frame): encoding %s, %d steps", spacing, encoding, train.iterations)
+    return dataclasses.replace(cfg, field=dataclasses.replace(cfg.field, encoding=encoding), train=train)
 
 
 def _refine(mesh: trimesh.Trimesh, unit: TrainingData, cell: float, cfg: ReconConfig):

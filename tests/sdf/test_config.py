@@ -83,3 +83,31 @@ def test_unknown_preset_lists_available():
 def test_negative_spacing_gates_are_refused(key):
     with pytest.raises(ConfigError, match=f"^sampler.{key}: must be >= 0"):
         resolve_config("default", [{"sampler": {key: -0.1}}])
+
+
+def test_sparse_clouds_get_more_steps_once():
+    """train.sparse_factor multiplies the steps of clouds sparser than train.sparse_spacing,
+    once: fitting the fitted settings again changes nothing."""
+    from sdfrecon.sdf.training import TrainConfig
+
+    cfg = TrainConfig(iterations=800, sparse_spacing=0.05, sparse_factor=2.0)
+    assert cfg.fitted_to_spacing(0.04) == cfg  # dense: as configured
+    sparse = cfg.fitted_to_spacing(0.06)
+    assert sparse.iterations == 1600 and sparse.fitted_to_spacing(0.06).iterations == 1600
+    assert TrainConfig(iterations=800).fitted_to_spacing(1.0).iterations == 800  # off by default
+
+
+@pytest.mark.parametrize("bad", [{"sparse_spacing": -0.1}, {"sparse_factor": 0}])
+def test_sparse_step_settings_out_of_range_are_refused(bad):
+    with pytest.raises(ConfigError, match="^train: sparse_spacing must be >= 0 and sparse_factor > 0"):
+        resolve_config("default", [{"train": bad}])
+
+
+def test_the_iterations_option_is_the_exact_step_count_on_sparse_clouds():
+    """``--iterations N`` (config_overrides) means N steps at any density; ``--set`` keeps the factor."""
+    from sdfrecon.pipeline.config import config_overrides
+
+    exact = resolve_config("default", config_overrides(iterations=5)).train
+    assert exact.fitted_to_spacing(1.0).iterations == 5
+    scaled = resolve_config("default", config_overrides(sets=["train.iterations=5"])).train
+    assert scaled.fitted_to_spacing(1.0).iterations == round(5 * scaled.sparse_factor) > 5
