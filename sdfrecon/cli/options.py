@@ -31,7 +31,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
                             "default: 'default' on CPU, 'steik' on CUDA")
     group.add_argument("--device", default=None, metavar="auto|cpu|cuda",
                        help="compute device (default: the config's, normally auto)")
-    group.add_argument("--iterations", type=int, metavar="N", help="training steps (train.iterations)")
+    group.add_argument("--iterations", type=int, metavar="N", help="training steps, exactly, at any point density (train.iterations)")
     group.add_argument("--resolution", type=int, metavar="N",
                        help="marching-cubes cells along the longest side (mesh.resolution)")
     group.add_argument("--seed", type=int, metavar="N", help="random seed (seed)")

@@ -175,7 +175,8 @@ def config_overrides(*, device: str | None = None, iterations: int | None = None
     ----------
     device, iterations, resolution, seed : optional
         ``device``, ``train.iterations``, ``mesh.resolution`` and ``seed``; None
-        keeps the preset's value.
+        keeps the preset's value. ``iterations`` is the exact step count, also on sparse
+        clouds (it sets ``train.sparse_factor`` to 1; ``--set train.iterations=N`` keeps it).
     sets : sequence of str or dict
         ``key.path=value`` texts (``--set``) or already parsed mappings, applied last.
 
@@ -188,7 +189,7 @@ def config_overrides(*, device: str | None = None, iterations: int | None = None
     if device is not None:
         out.append({"device": device})
     if iterations is not None:
-        out.append({"train": {"iterations": iterations}})
+        out.append({"train": {"iterations": iterations, "sparse_factor": 1.0}})
     if resolution is not None:
         out.append({"mesh": {"resolution": resolution}})
     if seed is not None:
