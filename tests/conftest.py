@@ -48,10 +48,11 @@ def rng() -> np.random.Generator:
 
 
 def quick_overrides(iterations: int = 150, resolution: int = 64) -> list[dict]:
-    """Config overrides for a few-second training run on a simple shape, on :data:`TEST_DEVICE`."""
+    """Config overrides for a few-second training run on a simple shape, on :data:`TEST_DEVICE`:
+    exactly ``iterations`` steps, also on clouds sparse enough for ``train.sparse_factor``."""
     return [{
         "device": TEST_DEVICE,
-        "train": {"iterations": iterations, "checkpoint_every": 0},
+        "train": {"iterations": iterations, "checkpoint_every": 0, "sparse_factor": 1.0},
         "mesh": {"resolution": resolution},
         "sampler": {"surface_points": 2048, "uniform_points": 1024, "near_points": 1024},
     }]

@@ -13,7 +13,9 @@ from sdfrecon.pipeline.config import available_presets, resolve_config
 from sdfrecon.pipeline.reconstruct import reconstruct
 from tests.conftest import TEST_DEVICE
 
-TINY = {"device": TEST_DEVICE, "train": {"iterations": 2, "checkpoint_every": 0}, "mesh": {"resolution": 16}}
+# two steps whatever the density (the default gives sparse clouds more: train.sparse_factor)
+TINY = {"device": TEST_DEVICE, "train": {"iterations": 2, "checkpoint_every": 0, "sparse_factor": 1.0},
+        "mesh": {"resolution": 16}}
 
 
 def _tiny_input(kind: str):
