@@ -58,44 +58,48 @@ def test_a_missing_mesh_is_one_error_line(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_sparse_oriented_is_the_sparse_points_with_their_normals(tmp_path):
-    """The opt-in reference condition: the very points of ``sparse``, plus the scan's normals."""
-    import numpy as np
+def _ball_shape(tmp_path):
+    """A sphere mesh as a corpus shape, and its base scan."""
     import trimesh
 
-    from bench.quality_suite import CorpusShape, condition_input, load_base
+    from bench.quality_suite import CorpusShape, load_base
 
     path = tmp_path / "ball.stl"
     trimesh.creation.icosphere(subdivisions=3, radius=2.0).export(path)
     shape = CorpusShape("ball", "mesh", str(path))
-    base = load_base(shape)
-    sparse = condition_input(shape, base, "sparse")
-    oriented = condition_input(shape, base, "sparse_oriented")
-    assert sparse.normals is None and len(sparse.points) == 1000
-    np.testing.assert_array_equal(oriented.points, sparse.points)
-    # a sphere's outward normals are its points' directions from the centre
+    return shape, load_base(shape)
+
+
+def _assert_same_points_with_outward_normals(bare, oriented, count: int) -> None:
+    """``bare`` has ``count`` points and no normals; ``oriented`` the same points with the
+    sphere's outward normals (a point's direction from the centre)."""
+    import numpy as np
+
+    assert bare.normals is None and len(bare.points) == count
+    np.testing.assert_array_equal(oriented.points, bare.points)
     directions = oriented.points / np.linalg.norm(oriented.points, axis=1, keepdims=True)
     assert np.min(np.sum(oriented.normals * directions, axis=1)) > 0.9
+
+
+def test_sparse_oriented_is_the_sparse_points_with_their_normals(tmp_path):
+    """The opt-in reference condition: the very points of ``sparse``, plus the scan's normals."""
+    from bench.quality_suite import condition_input
+
+    shape, base = _ball_shape(tmp_path)
+    _assert_same_points_with_outward_normals(condition_input(shape, base, "sparse"),
+                                             condition_input(shape, base, "sparse_oriented"), 1000)
 
 
 def test_subset_conditions_share_their_points_and_differ_by_the_normals(tmp_path):
     """``unoriented_N`` and ``oriented_N``: the same N points of the scan, without and with normals;
     another N is another draw."""
     import numpy as np
-    import trimesh
 
-    from bench.quality_suite import CorpusShape, condition_input, load_base
+    from bench.quality_suite import condition_input
 
-    path = tmp_path / "ball.stl"
-    trimesh.creation.icosphere(subdivisions=3, radius=2.0).export(path)
-    shape = CorpusShape("ball", "mesh", str(path))
-    base = load_base(shape)
+    shape, base = _ball_shape(tmp_path)
     bare = condition_input(shape, base, "unoriented_3000")
-    oriented = condition_input(shape, base, "oriented_3000")
-    assert bare.normals is None and len(bare.points) == 3000
-    np.testing.assert_array_equal(oriented.points, bare.points)
-    directions = oriented.points / np.linalg.norm(oriented.points, axis=1, keepdims=True)
-    assert np.min(np.sum(oriented.normals * directions, axis=1)) > 0.9
+    _assert_same_points_with_outward_normals(bare, condition_input(shape, base, "oriented_3000"), 3000)
     # the points are a subset of the scan, not new samples
     assert len(np.intersect1d(base.points.view("f8,f8,f8").ravel(), bare.points.view("f8,f8,f8").ravel())) == 3000
     assert len(condition_input(shape, base, "unoriented_2000").points) == 2000
