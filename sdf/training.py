@@ -8,11 +8,10 @@ loss weights, when to checkpoint, and what to do when a step goes non-finite
 
 from __future__ import annotations
 
-import dataclasses
 import copy
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -70,13 +69,18 @@ class TrainConfig:
     max_recoveries: int = 5
     """Give up after this many roll-backs."""
 
+    @property
+    def uses_spacing(self) -> bool:
+        """Whether :meth:`fitted_to_spacing` can change these settings (as for encodings)."""
+        return self.sparse_spacing > 0 and self.sparse_factor != 1.0
+
     def fitted_to_spacing(self, spacing: float) -> "TrainConfig":
         """These settings for a cloud of median point ``spacing`` (unit frame): the steps
         multiplied once for a sparse cloud (the result has ``sparse_factor`` 1, so fitting
         again changes nothing)."""
-        if not (self.sparse_spacing > 0 and spacing > self.sparse_spacing) or self.sparse_factor == 1.0:
+        if not (self.uses_spacing and spacing > self.sparse_spacing):
             return self
-        return dataclasses.replace(self, iterations=int(round(self.iterations * self.sparse_factor)), sparse_factor=1.0)
+        return replace(self, iterations=int(round(self.iterations * self.sparse_factor)), sparse_factor=1.0)
 
     def validate(self, path: str) -> None:
         if self.iterations < 0:

@@ -205,8 +205,7 @@ def _fit_to_spacing(cfg: ReconConfig, unit: TrainingData) -> ReconConfig:
     """``cfg`` fitted to the point spacing of ``unit`` (point clouds): the Fourier octaves a
     sparse cloud can support, and the steps it gets (``train.sparse_spacing``); the record
     and checkpoint keep the fitted config, so a resumed run rebuilds the same network."""
-    uses_spacing = cfg.field.encoding.uses_spacing or (cfg.train.sparse_spacing > 0 and cfg.train.sparse_factor != 1)
-    if unit.kind != "points" or len(unit.points) < 2 or not uses_spacing:
+    if unit.kind != "points" or len(unit.points) < 2 or not (cfg.field.encoding.uses_spacing or cfg.train.uses_spacing):
         return cfg  # the kNN query below is skipped where nothing depends on it
     spacing = float(np.median(local_spacing(unit.points, 8)))
     encoding = cfg.field.encoding.fitted_to_spacing(spacing)
