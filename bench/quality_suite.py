@@ -194,6 +194,16 @@ def load_base(shape: CorpusShape) -> BaseShape:
     return BaseShape(scan.points, scan.normals, gt.mesh, gt.points, gt.normals)
 
 
+def _random_subset(base: BaseShape, rng: np.random.Generator, count: int, with_normals: bool,
+                   source: str) -> PointCloud | None:
+    """``count`` random points of the base scan (all if it has fewer), with its normals or
+    without; None when normals are wanted and the scan has none."""
+    pick = rng.choice(len(base.points), size=min(count, len(base.points)), replace=False)
+    if not with_normals:
+        return make_point_cloud(base.points[pick], None, source=source)
+    return None if base.normals is None else make_point_cloud(base.points[pick], base.normals[pick], source=source)
+
+
 def condition_input(shape: CorpusShape, base: BaseShape, condition: str) -> PointCloud | None:
     """The input of ``shape`` in ``condition``; None where the condition does not apply."""
     source = f"{shape.name} ({condition})"
@@ -209,20 +219,12 @@ def condition_input(shape: CorpusShape, base: BaseShape, condition: str) -> Poin
         return make_point_cloud(base.points + noise, None, source=source)
     if condition in ("sparse", "sparse_oriented"):
         # both draw from the sparse stream: the same 1,000 points, with and without normals
-        pick = _rng(shape.name, "sparse").choice(len(base.points), size=min(SPARSE_POINTS, len(base.points)),
-                                                 replace=False)
-        if condition == "sparse":
-            return make_point_cloud(base.points[pick], None, source=source)
-        return None if base.normals is None else make_point_cloud(base.points[pick], base.normals[pick], source=source)
+        return _random_subset(base, _rng(shape.name, "sparse"), SPARSE_POINTS, condition == "sparse_oriented", source)
     subset = SUBSET_CONDITION.match(condition)
     if subset:
-        kind, count = subset.group(1), int(subset.group(2))
+        count = int(subset.group(2))
         # one stream per N: oriented_N and unoriented_N are the same points
-        pick = _rng(shape.name, f"subset_{count}").choice(len(base.points), size=min(count, len(base.points)),
-                                                           replace=False)
-        if kind == "unoriented":
-            return make_point_cloud(base.points[pick], None, source=source)
-        return None if base.normals is None else make_point_cloud(base.points[pick], base.normals[pick], source=source)
+        return _random_subset(base, _rng(shape.name, f"subset_{count}"), count, subset.group(1) == "oriented", source)
     raise ValueError(f"unknown condition {condition!r}")
 
 
