@@ -78,6 +78,12 @@ class PointCloud:
         """JSON-ready description for run records."""
         return {"kind": self.kind, "source": self.source, "points": len(self), "normals": self.has_normals}
 
+    def without(self, drop: np.ndarray) -> "PointCloud":
+        """The cloud without the points where the (N,) bool mask ``drop`` is True."""
+        keep = ~np.asarray(drop, dtype=bool)
+        return dataclasses.replace(self, points=self.points[keep],
+                                   normals=None if self.normals is None else self.normals[keep])
+
     def subset(self, count: int, seed: int = 0) -> "PointCloud":
         """``count`` of the points (with their normals), drawn at random without
         replacement from ``seed``; the cloud itself when it has no more than that."""

@@ -122,6 +122,27 @@ def test_large_clouds_train_on_a_seeded_subset():
         resolve_config("default", [{"data": {"max_points": 500}}])
 
 
+def test_stray_points_are_dropped_before_the_unit_frame_is_fitted():
+    """data.outliers (on in the default): a stray 50 radii out and a few scattered around the
+    sphere are dropped before anything sees them, so the unit frame fits the sphere (the far
+    one alone would shrink it to 1/25 of the grid), the mesh wraps the sphere only, and the
+    record says how many were dropped."""
+    pts, _ = sphere_points(3000, radius=1.0, seed=0)
+    rng = np.random.default_rng(4)
+    around = rng.uniform(-1.6, 1.6, size=(200, 3))
+    around = around[np.abs(np.linalg.norm(around, axis=1) - 1.0) > 0.4][:20]
+    strays = np.concatenate([around, [[50.0, 0.0, 0.0]]])
+    cfg = resolve_config("default", quick_overrides())
+    assert cfg.data.outliers.enabled
+    result = reconstruct(make_point_cloud(np.concatenate([pts, strays])), cfg, progress=False)
+    record = result.record["input"]
+    assert record["strays_dropped"] == len(strays) and record["points_used"] == len(pts)
+    assert result.record["normalization"]["scale"] == pytest.approx(1.0, rel=0.05)
+    gt, _ = sphere_points(50_000, seed=9)
+    assert chamfer_to_analytic(result.mesh, lambda p: sphere_sdf(p, 1.0), gt) < 0.02  # 0.6 % of the diagonal
+    assert len(result.mesh.split(only_watertight=False)) == 1
+
+
 def test_sparse_clouds_train_longer_and_the_record_says_so():
     """With train.sparse_spacing set, a cloud sparser than it trains sparse_factor x the steps
     (the record keeps the fitted count); a dense cloud of the same shape keeps its steps."""

@@ -16,6 +16,7 @@ from typing import Any, Literal, Sequence
 
 import yaml
 
+from sdfrecon.datasets.outliers import OutlierConfig
 from sdfrecon.datasets.sampling import SamplerConfig, SurfaceSamplerConfig
 from sdfrecon.meshing.extract import MeshConfig
 from sdfrecon.base.configtools import deep_merge, from_dict, merge_all, parse_override, to_dict
@@ -46,6 +47,9 @@ class DataConfig:
     """Point clouds with more points than this train (and are projected onto) a random,
     seeded subset of this many; 0 = all. The setup (normals, nearest neighbours, the
     distance pools) grows with the count, the detail a 128-cell mesh can show does not."""
+    outliers: OutlierConfig = dataclasses.field(default_factory=OutlierConfig)
+    """Stray points of a point cloud dropped before the unit frame is fitted
+    (sdfrecon.datasets.outliers); off unless ``max_ratio`` > 0."""
 
     def validate(self, path: str) -> None:
         if self.mesh_samples < 10:

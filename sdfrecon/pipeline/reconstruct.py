@@ -20,6 +20,7 @@ import trimesh
 
 from sdfrecon.datasets.normalize import Normalization
 from sdfrecon.datasets.inputs import TrainingData
+from sdfrecon.datasets.outliers import stray_points
 from sdfrecon.datasets.sampling import SAMPLERS
 from sdfrecon.datasets.point_geometry import local_spacing, prepare_normals
 from sdfrecon.meshing.extract import extract_mesh
@@ -112,6 +113,8 @@ def reconstruct(
     """
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
+    given = data
+    data, strays = _drop_strays(data, cfg)
     normalization = Normalization.fit_mode(data.extent_points(), cfg.data.normalize)
     if resume is not None:
         normalization = Normalization.from_dict(resume["normalization"])
@@ -166,9 +169,10 @@ def reconstruct(
     t_mesh = time.perf_counter()
     record = {
         "sdfrecon": __version__,
-        "input": {**data.summary(), **({"normals_used": normals_note} if normals_note else {}),
+        "input": {**given.summary(), **({"normals_used": normals_note} if normals_note else {}),
                   **({"flood_fill": flood_note} if flood_note else {}),
-                  **({"points_used": len(unit.points)} if unit.kind == "points" and len(unit.points) < len(data.points) else {})},
+                  **({"strays_dropped": strays} if strays else {}),
+                  **({"points_used": len(unit.points)} if unit.kind == "points" and len(unit.points) < len(given.points) else {})},
         "device": str(device),
         "host": {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version()},
         "seconds": {
@@ -191,6 +195,19 @@ def reconstruct(
     if prior_record is not None:
         record["prior"] = prior_record
     return Reconstruction(mesh=mesh, field=model, normalization=normalization, record=record, config=cfg)
+
+
+def _drop_strays(data: TrainingData, cfg: ReconConfig) -> tuple[TrainingData, int]:
+    """Point clouds without their stray points (``data.outliers``), and how many were dropped.
+    Done before the unit frame is fitted: a stray far out would otherwise shrink the shape in it."""
+    if data.kind != "points" or not cfg.data.outliers.enabled:
+        return data, 0
+    strays = stray_points(data.points, cfg.data.outliers)
+    count = int(strays.sum())
+    if count == 0:
+        return data, 0
+    log.info("dropped %d stray points of %d (data.outliers)", count, len(data.points))
+    return data.without(strays), count
 
 
 def _prepare_normals(unit: TrainingData, cfg: ReconConfig) -> tuple[TrainingData, str]:
