@@ -26,7 +26,9 @@ Only when named by ``--conditions``: ``sparse_oriented`` -- the same 1,000 point
 scan's normals (what the orientation is worth on sparse input); ``unoriented_N`` and
 ``oriented_N`` -- N random points of the scan (the same N for both), without and with its
 normals: the densities between ``sparse`` and the 50,000-point scans, where the default's
-sparse-cloud gates switch (e.g. ``--conditions unoriented_5000,oriented_5000``).
+sparse-cloud gates switch (e.g. ``--conditions unoriented_5000,oriented_5000``);
+``outliers`` -- the scan without normals plus 1 % more points scattered uniformly over its
+bounding box grown by 10 % a side (a scanner's stray returns).
 
 Every method gets the same input. Poisson gets what an Open3D user would do: the
 given normals, or normals estimated and consistently oriented by Open3D
@@ -78,10 +80,15 @@ SPARSE_POINTS = 1_000
 NOISE = 0.005
 """Gaussian noise sigma of the ``noisy`` condition, fraction of the bounding-box diagonal."""
 CONDITIONS = ("oriented", "unoriented", "noisy", "sparse")
-EXTRA_CONDITIONS = ("sparse_oriented",)
+EXTRA_CONDITIONS = ("sparse_oriented", "outliers")
 """Run only when named by ``--conditions``: ``sparse_oriented`` is the sparse condition's 1,000
 points WITH the scan's normals, a reference no user without normals has. Next to ``sparse`` it
-measures what knowing the orientation would add on sparse input."""
+measures what knowing the orientation would add on sparse input. ``outliers`` is the scan
+without normals plus ``OUTLIER_FRACTION`` of its point count scattered uniformly over its
+bounding box grown by ``OUTLIER_MARGIN`` (stray returns of a real scanner)."""
+OUTLIER_FRACTION = 0.01
+OUTLIER_MARGIN = 0.1
+"""Each side of the box grows by this fraction of its extent."""
 SUBSET_CONDITION = re.compile(r"^(oriented|unoriented)_([1-9][0-9]*)$")
 """``oriented_N`` / ``unoriented_N``: N random points of the scan, with / without its normals."""
 
@@ -217,6 +224,12 @@ def condition_input(shape: CorpusShape, base: BaseShape, condition: str) -> Poin
         diagonal = float(np.linalg.norm(np.ptp(base.points, axis=0)))
         noise = _rng(shape.name, condition).normal(scale=NOISE * diagonal, size=base.points.shape)
         return make_point_cloud(base.points + noise, None, source=source)
+    if condition == "outliers":
+        low, high = base.points.min(axis=0), base.points.max(axis=0)
+        grow = OUTLIER_MARGIN * (high - low)
+        count = int(round(OUTLIER_FRACTION * len(base.points)))
+        stray = _rng(shape.name, condition).uniform(low - grow, high + grow, size=(count, 3))
+        return make_point_cloud(np.concatenate([base.points, stray]), None, source=source)
     if condition in ("sparse", "sparse_oriented"):
         # both draw from the sparse stream: the same 1,000 points, with and without normals
         return _random_subset(base, _rng(shape.name, "sparse"), SPARSE_POINTS, condition == "sparse_oriented", source)

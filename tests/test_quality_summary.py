@@ -105,6 +105,28 @@ def test_subset_conditions_share_their_points_and_differ_by_the_normals(tmp_path
     assert len(condition_input(shape, base, "unoriented_2000").points) == 2000
 
 
+def test_outliers_is_the_scan_plus_strays_in_its_grown_box(tmp_path):
+    """``outliers``: every point of the scan, no normals, then 1 % more points scattered over
+    the scan's box grown by 10 % a side (the same strays on every run)."""
+    import numpy as np
+
+    from bench.quality_suite import OUTLIER_FRACTION, OUTLIER_MARGIN, condition_input
+
+    shape, base = _ball_shape(tmp_path)
+    cloud = condition_input(shape, base, "outliers")
+    n = len(base.points)
+    assert cloud.normals is None
+    np.testing.assert_array_equal(cloud.points[:n], base.points)
+    strays = cloud.points[n:]
+    assert len(strays) == round(OUTLIER_FRACTION * n)
+    low, high = base.points.min(axis=0), base.points.max(axis=0)
+    grow = OUTLIER_MARGIN * (high - low)
+    assert np.all(strays >= low - grow) and np.all(strays <= high + grow)
+    assert np.any(strays < low) and np.any(strays > high)  # the grown margin is used
+    assert np.median(np.abs(np.linalg.norm(strays, axis=1) - 2.0)) > 0.2  # mostly off the ball's surface
+    np.testing.assert_array_equal(condition_input(shape, base, "outliers").points, cloud.points)
+
+
 def test_summary_lists_subset_conditions():
     rows = [_row("a@unoriented_5000", "default", 0.002, 0.001), _row("a@unoriented_5000", "poisson", 0.004, 0.002)]
     text = summarize(rows, ["default", "poisson"], {})
