@@ -16,6 +16,16 @@ from tests.conftest import TEST_DEVICE
 # two steps whatever the density (the default gives sparse clouds more: train.sparse_factor)
 TINY = {"device": TEST_DEVICE, "train": {"iterations": 2, "checkpoint_every": 0, "sparse_factor": 1.0},
         "mesh": {"resolution": 16}}
+# Batch sizes capped for the same reason: the wiring is under test, not the presets' batch sizes
+# (igr's 16k surface + 16k near points double-backward through 8 x 512 took ~15 s a step).
+BATCH_FIELDS = ("surface_points", "uniform_points", "near_points", "exterior_points")
+TINY_BATCH = 512
+
+
+def _tiny_config(preset: str):
+    sampler = resolve_config(preset, [TINY]).sampler
+    caps = {f: min(getattr(sampler, f), TINY_BATCH) for f in BATCH_FIELDS if hasattr(sampler, f)}
+    return resolve_config(preset, [TINY, {"sampler": caps}])
 
 
 def _tiny_input(kind: str):
@@ -32,7 +42,7 @@ def test_presets_are_found():
 
 @pytest.mark.parametrize("preset", available_presets())
 def test_preset_trains_two_steps_and_meshes(preset):
-    cfg = resolve_config(preset, [TINY])
+    cfg = _tiny_config(preset)
     data = _tiny_input(getattr(type(cfg.sampler), "input_kind", "points"))  # slice samplers say so
     result = reconstruct(data, cfg, progress=False)
     record = result.record
