@@ -339,8 +339,8 @@ class SurfaceSampler:
             where = {g: pool[0].cpu().numpy().astype(np.float64) for g, pool in self.pools.items()}
         pools = {}
         for group, at in where.items():
-            distance = splat_distance(at, points, normals, radius, oriented=self.oriented, tree=tree)
-            nearest = tree.query(at, k=1, workers=-1)[1]
+            distance, nearest = splat_distance(at, points, normals, radius, oriented=self.oriented, tree=tree,
+                                               return_nearest=True)
             pools[group] = tuple(torch.as_tensor(a, dtype=torch.float32, device=self.device)
                                  for a in (at, distance, spacing[nearest]))
         return pools

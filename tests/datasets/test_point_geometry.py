@@ -74,6 +74,22 @@ def test_splat_distance_near_a_sphere(oriented):
         assert np.all(np.sign(d[off]) == np.sign(truth[off]))
 
 
+@pytest.mark.parametrize("oriented", [True, False])
+def test_splat_distance_returns_the_nearest_point(oriented):
+    """``return_nearest`` hands back the index a separate nearest-neighbour query would
+    give (the sampler uses it for the pool's spacing) and leaves the distances alone."""
+    from scipy.spatial import cKDTree
+
+    points, normals = sphere_points(5_000, radius=0.7, seed=4)
+    queries = np.random.default_rng(6).uniform(-1, 1, size=(3000, 3))
+    spacing = local_spacing(points)
+    d, nearest = splat_distance(queries, points, normals, spacing, oriented=oriented, return_nearest=True)
+    assert np.array_equal(d, splat_distance(queries, points, normals, spacing, oriented=oriented))
+    dist, truth = cKDTree(points).query(queries, k=1)
+    assert np.array_equal(nearest, truth)
+    assert np.allclose(np.linalg.norm(queries - points[nearest], axis=1), dist)
+
+
 def _two_sided(points: np.ndarray) -> float:
     spacing = local_spacing(points, 8)
     return two_sided_share(points, pca_normals(points), spacing, 5 * float(np.median(spacing)))
