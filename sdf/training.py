@@ -91,6 +91,10 @@ class TrainConfig:
         if not (self.sparse_spacing >= 0 and self.sparse_factor > 0):
             raise ConfigError(f"{path}: sparse_spacing must be >= 0 and sparse_factor > 0, "
                               f"got {self.sparse_spacing} and {self.sparse_factor}")
+        if not (len(self.betas) == 2 and all(0.0 <= b < 1.0 for b in self.betas)):
+            raise ConfigError(f"{path}.betas: two values in [0, 1), got {list(self.betas)}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"{path}.weight_decay: must be >= 0, got {self.weight_decay}")
         if self.grad_clip < 0 or self.checkpoint_every < 0 or self.guard_every < 1:
             raise ConfigError(f"{path}: grad_clip/checkpoint_every must be >= 0 and guard_every >= 1")
         if self.compile and self.gradient != "analytic":

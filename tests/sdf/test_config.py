@@ -111,3 +111,15 @@ def test_the_iterations_option_is_the_exact_step_count_on_sparse_clouds():
     assert exact.fitted_to_spacing(1.0).iterations == 5
     scaled = resolve_config("default", config_overrides(sets=["train.iterations=5"])).train
     assert scaled.fitted_to_spacing(1.0).iterations == round(5 * scaled.sparse_factor) > 5
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.betas=[1.5,0.9]", r"^train.betas: two values in \[0, 1\), got \[1.5, 0.9\]"),
+    ("train.betas=[0.9,1.0]", r"^train.betas: two values in \[0, 1\)"),
+    ("train.weight_decay=-1", r"^train.weight_decay: must be >= 0, got -1"),
+])
+def test_optimiser_settings_out_of_range_are_refused(override, message):
+    # Refused with the key's name when the config is resolved, before any training (they
+    # used to surface as a traceback from the optimiser's constructor).
+    with pytest.raises(ConfigError, match=message):
+        resolve_config("default", [parse_override(override)])
