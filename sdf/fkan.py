@@ -17,7 +17,7 @@ with the reference's gate ``(z + tanh(30 z)) sigmoid(z)`` and SIREN's uniform in
 Computationally the Fourier layer is a linear map on the features
 ``[cos(k x_i), sin(k x_i)]``, evaluated as one matrix product; everything is plain
 autograd, so gradients and Hessian-vector products (eikonal, StEik, DiGS terms) work.
-``train.gradient: analytic`` does not support this network (autograd is used).
+``train.gradient: analytic`` does not support this network (``auto`` falls back to autograd).
 """
 
 from __future__ import annotations

@@ -58,10 +58,13 @@ class TrainConfig:
     """Clip the global gradient norm to this value; 0 disables."""
     checkpoint_every: int = 500
     """Steps between checkpoints (also written at the end and on interrupt); 0 = only those."""
-    gradient: Literal["autograd", "analytic"] = "autograd"
+    gradient: Literal["autograd", "analytic", "auto"] = "autograd"
     """How grad f reaches eikonal/normal terms: ``autograd`` (double backward, any
-    network) or ``analytic`` (forward-mode tangents, first-order backward only;
-    ``mlp`` on ``none``/``fourier``/``hashgrid`` encodings; see sdfrecon.sdf.analytic_gradient)."""
+    network), ``analytic`` (the MLP's reverse pass written out as ordinary operations,
+    so training needs first-order backward only; ``mlp`` on ``none``/``fourier``/
+    ``hashgrid`` encodings; see sdfrecon.sdf.analytic_gradient), or ``auto``
+    (``analytic`` where the field supports it, else ``autograd``: a copy of a preset
+    that swaps the network keeps working)."""
     compile: bool = False
     """torch.compile the analytic field evaluation (needs ``gradient: analytic`` and a
     C++ compiler; falls back to eager with a warning if compiling fails)."""
@@ -97,7 +100,7 @@ class TrainConfig:
             raise ConfigError(f"{path}.weight_decay: must be >= 0, got {self.weight_decay}")
         if self.grad_clip < 0 or self.checkpoint_every < 0 or self.guard_every < 1:
             raise ConfigError(f"{path}: grad_clip/checkpoint_every must be >= 0 and guard_every >= 1")
-        if self.compile and self.gradient != "analytic":
+        if self.compile and self.gradient == "autograd":
             raise ConfigError(f"{path}.compile: needs gradient: analytic (torch.compile cannot double-backward)")
 
 
@@ -201,12 +204,16 @@ class Trainer:
         self._check_every = 1 if device.type == "cpu" else 16
 
     def _gradient_function(self) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None:
-        """``x -> (outputs, grad f)`` for ``gradient: analytic`` (maybe compiled), else None."""
-        if self.cfg.gradient != "analytic":
+        """``x -> (outputs, grad f)`` for ``gradient: analytic`` (maybe compiled), and for
+        ``auto`` where the field supports it; else None (autograd)."""
+        if self.cfg.gradient == "autograd":
             return None
         from sdfrecon.sdf.analytic_gradient import field_with_gradient, supports_analytic_gradient
 
-        if not supports_analytic_gradient(self.model):
+        supported = supports_analytic_gradient(self.model)
+        if self.cfg.gradient == "auto" and not supported and not self.cfg.compile:
+            return None
+        if not supported:
             raise ConfigError(
                 "train.gradient: 'analytic' supports the mlp network on none/fourier/hashgrid (PyTorch) "
                 "encodings; use 'autograd'"

@@ -1,4 +1,4 @@
-"""Forward-mode gradients equal autograd's, value and parameter-gradient alike."""
+"""Explicit reverse-pass gradients equal autograd's, value and parameter-gradient alike."""
 
 import pytest
 import torch
@@ -10,6 +10,8 @@ from sdfrecon.pipeline.reconstruct import build_field_seeded
 FIELDS = {
     "plain": {"encoding": {"name": "none"}, "network": {"name": "mlp", "hidden_dim": 32, "num_layers": 3,
                                                          "skip_layers": [2]}},
+    "two_skips": {"encoding": {"name": "fourier", "num_frequencies": 2}, "network": {"name": "mlp", "hidden_dim": 16,
+                                                                                   "num_layers": 4, "skip_layers": [1, 3]}},
     "relu": {"encoding": {"name": "none"}, "network": {"name": "mlp", "hidden_dim": 32, "num_layers": 2,
                                                         "activation": "relu"}},
     "fourier": {"encoding": {"name": "fourier", "num_frequencies": 3, "anneal_until": 0.5},
@@ -51,3 +53,49 @@ def test_unsupported_fields_are_reported():
     siren = build_field_seeded(resolve_config(None, [{"field": {"network": {"name": "siren", "hidden_dim": 16,
                                                                             "num_layers": 2}}}]))
     assert not supports_analytic_gradient(siren)
+
+
+def test_default_preset_trains_alike_with_either_gradient():
+    """The whole default loss set (surface, eikonal, normal, distance, clearance, ...) on the
+    trainer's own path: 40 steps with the explicit gradient end where autograd's end."""
+    import numpy as np
+
+    from sdfrecon.datasets.pointcloud import make_point_cloud
+    from sdfrecon.datasets.synthetic import sphere_points
+    from sdfrecon.pipeline.reconstruct import reconstruct
+
+    points, normals = sphere_points(2000, radius=1.0, seed=0)
+    finals = {}
+    for gradient in ("autograd", "analytic"):
+        cfg = resolve_config("default", [{"train": {"gradient": gradient, "iterations": 40, "checkpoint_every": 0},
+                                          "mesh": {"resolution": 32, "refine": {"enabled": False}}}])
+        result = reconstruct(make_point_cloud(points, normals), cfg, progress=False)
+        finals[gradient] = result.record["train"]["final_losses"]
+    assert finals["autograd"].keys() == finals["analytic"].keys()
+    assert {"eikonal", "normal", "surface"} <= finals["analytic"].keys()
+    for term, value in finals["autograd"].items():
+        np.testing.assert_allclose(finals["analytic"][term], value, rtol=2e-3, atol=1e-7, err_msg=term)
+
+
+@pytest.mark.parametrize("network, explicit", [({}, True), ({"name": "siren", "hidden_dim": 16, "num_layers": 2}, False)],
+                         ids=["mlp", "siren"])
+def test_auto_takes_the_explicit_gradient_only_where_the_field_supports_it(monkeypatch, network, explicit):
+    from sdfrecon.datasets.pointcloud import make_point_cloud
+    from sdfrecon.datasets.synthetic import sphere_points
+    from sdfrecon.pipeline.reconstruct import reconstruct
+    from sdfrecon.sdf import analytic_gradient
+
+    calls = []
+    real = analytic_gradient.field_with_gradient
+    monkeypatch.setattr(analytic_gradient, "field_with_gradient", lambda f, x: calls.append(len(x)) or real(f, x))
+    points, normals = sphere_points(2000, radius=1.0, seed=0)
+    override = {"train": {"gradient": "auto", "iterations": 3, "checkpoint_every": 0},
+                "mesh": {"resolution": 16, "refine": {"enabled": False}}}
+    if network:
+        override["field"] = {"network": network, "encoding": {"name": "none"}}
+    reconstruct(make_point_cloud(points, normals), resolve_config("default", [override]), progress=False)
+    assert len(calls) == (3 if explicit else 0)
+
+
+def test_the_default_preset_takes_the_explicit_gradient():
+    assert resolve_config("default", []).train.gradient in ("analytic", "auto")
