@@ -100,3 +100,18 @@ def test_auto_takes_the_explicit_gradient_only_where_the_field_supports_it(monke
 
 def test_the_default_preset_takes_the_explicit_gradient():
     assert resolve_config("default", []).train.gradient in ("analytic", "auto")
+
+
+def test_auto_with_compile_refuses_a_field_it_cannot_write_out():
+    """``compile`` needs the explicit gradient, so ``auto`` cannot fall back to autograd there:
+    the run is refused by name instead of compiling a double backward."""
+    from sdfrecon.base.errors import ConfigError
+    from sdfrecon.datasets.pointcloud import make_point_cloud
+    from sdfrecon.datasets.synthetic import sphere_points
+    from sdfrecon.pipeline.reconstruct import reconstruct
+
+    points, normals = sphere_points(500, radius=1.0, seed=0)
+    override = {"train": {"gradient": "auto", "compile": True, "iterations": 2, "checkpoint_every": 0},
+                "field": {"network": {"name": "siren", "hidden_dim": 16, "num_layers": 2}, "encoding": {"name": "none"}}}
+    with pytest.raises(ConfigError, match="train.gradient"):
+        reconstruct(make_point_cloud(points, normals), resolve_config("default", [override]), progress=False)
