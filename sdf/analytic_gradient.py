@@ -45,13 +45,10 @@ def _identity_pullback(enc: IdentityEncoding, x: torch.Tensor) -> tuple[torch.Te
 
 def _fourier_pullback(enc: FourierEncoding, x: torch.Tensor) -> tuple[torch.Tensor, Pullback]:
     n = len(x)
-    scaled = x[:, None, :] * enc.freqs[None, :, None]  # (N, K, 3)
-    w = enc.window[None, :, None]
-    sin, cos = torch.sin(scaled), torch.cos(scaled)
-    h = torch.cat([x, (sin * w).reshape(n, -1), (cos * w).reshape(n, -1)], dim=1)
+    h, sin, cos = enc.features_and_waves(x)
     # d (w sin(f x_d)) / d x_d = w f cos(f x_d), and -w f sin(f x_d) for the cosine; no
     # parameter enters these, so the pullback is a fixed weighting of u.
-    wf = w * enc.freqs[None, :, None]
+    wf = enc.window[None, :, None] * enc.freqs[None, :, None]
     dsin, dcos = (cos * wf).reshape(n, -1), (-sin * wf).reshape(n, -1)
     k = dsin.shape[1]
 

@@ -126,11 +126,17 @@ class FourierEncoding(nn.Module):
         self.window.copy_((1.0 - torch.cos(torch.pi * (a - k).clamp(0.0, 1.0))) / 2.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features_and_waves(x)[0]
+
+    def features_and_waves(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The encoding (N, 3 + 6K) and the unweighted ``sin(f_k x_d)``, ``cos(f_k x_d)``
+        (N, K, 3) it is made of, which the explicit input gradient reuses
+        (:mod:`sdfrecon.sdf.analytic_gradient`)."""
         scaled = x[:, None, :] * self.freqs[None, :, None]  # (N, K, 3)
         w = self.window[None, :, None]
-        sin = (torch.sin(scaled) * w).reshape(len(x), -1)
-        cos = (torch.cos(scaled) * w).reshape(len(x), -1)
-        return torch.cat([x, sin, cos], dim=1)
+        sin, cos = torch.sin(scaled), torch.cos(scaled)
+        features = torch.cat([x, (sin * w).reshape(len(x), -1), (cos * w).reshape(len(x), -1)], dim=1)
+        return features, sin, cos
 
 
 @ENCODINGS.register("fourier", config_cls=FourierEncodingConfig)
