@@ -1,0 +1,196 @@
+"""Ground-truth meshes no preset was tuned on, built from analytic signed distances.
+
+The lead checks every result on shapes we have not seen; this script makes a handful of such
+shapes so that a session can do the same before it says anything about generalisation:
+
+* ``dumbbell`` -- two balls joined by a bar, smoothly blended (genus 0, concave necks);
+* ``pawn`` -- a ball on a cone on a flat base with a sharp rim (a solid of revolution);
+* ``window_box`` -- a closed box with 3-unit walls and a window cut through two opposite faces
+  (thin walls seen from both sides, sharp edges; a ring: genus 1);
+* ``perforated_plate`` -- a 6-unit plate with a 3 x 3 grid of holes (genus 9, sharp edges);
+* ``blobby`` -- seven seeded Gaussian blobs (smooth, organic, uneven curvature);
+* ``torus_knot`` -- a tube of radius 4 around a (2, 3) torus knot (genus 1, knotted, thin).
+
+Each is the zero level of its signed distance (negative inside) on a grid of ``--resolution``
+cells per longest side, meshed by marching cubes (scikit-image), and written as STL in the
+shape's units (about 100 across). Use them as ``--mesh`` shapes of :mod:`bench.quality_suite`:
+
+    .venv/bin/python -m bench.heldout_shapes -o /tmp/heldout
+    .venv/bin/python -m bench.quality_suite --mesh /tmp/heldout/dumbbell.stl --mesh ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import trimesh
+
+Sdf = Callable[[np.ndarray], np.ndarray]
+"""(N, 3) points -> (N,) signed distances, negative inside."""
+
+
+def ball(center, radius: float) -> Sdf:
+    c = np.asarray(center, dtype=np.float64)
+    return lambda p: np.linalg.norm(p - c, axis=1) - radius
+
+
+def box(center, half_sizes) -> Sdf:
+    c, h = np.asarray(center, dtype=np.float64), np.asarray(half_sizes, dtype=np.float64)
+
+    def sdf(p: np.ndarray) -> np.ndarray:
+        q = np.abs(p - c) - h
+        return np.linalg.norm(np.maximum(q, 0.0), axis=1) + np.minimum(q.max(axis=1), 0.0)
+
+    return sdf
+
+
+def cylinder(axis: int, center, radius: float, half_length: float) -> Sdf:
+    """A capped cylinder along coordinate ``axis``."""
+    c = np.asarray(center, dtype=np.float64)
+
+    def sdf(p: np.ndarray) -> np.ndarray:
+        q = p - c
+        radial = np.linalg.norm(np.delete(q, axis, axis=1), axis=1) - radius
+        along = np.abs(q[:, axis]) - half_length
+        d = np.stack([radial, along], axis=1)
+        return np.linalg.norm(np.maximum(d, 0.0), axis=1) + np.minimum(d.max(axis=1), 0.0)
+
+    return sdf
+
+
+def cone_z(base_z: float, top_z: float, base_radius: float, top_radius: float) -> Sdf:
+    """A capped truncated cone along z (exact distance of the 2D trapezoid profile, revolved)."""
+    corners = np.array([[0.0, base_z], [base_radius, base_z], [top_radius, top_z], [0.0, top_z]])
+
+    def sdf(p: np.ndarray) -> np.ndarray:
+        q = np.stack([np.linalg.norm(p[:, :2], axis=1), p[:, 2]], axis=1)
+        dist = np.full(len(q), np.inf)
+        for a, b in zip(corners[:-1], corners[1:]):  # the fourth edge lies on the axis: no surface there
+            ab = b - a
+            t = np.clip(((q - a) @ ab) / (ab @ ab), 0.0, 1.0)
+            dist = np.minimum(dist, np.linalg.norm(q - (a + t[:, None] * ab), axis=1))
+        r_at = base_radius + (top_radius - base_radius) * (q[:, 1] - base_z) / (top_z - base_z)
+        inside = (q[:, 1] > base_z) & (q[:, 1] < top_z) & (q[:, 0] < r_at)
+        return np.where(inside, -dist, dist)
+
+    return sdf
+
+
+def union(*parts: Sdf) -> Sdf:
+    return lambda p: np.min([f(p) for f in parts], axis=0)
+
+
+def smooth_union(a: Sdf, b: Sdf, k: float) -> Sdf:
+    """Polynomial smooth minimum (blend radius about ``k``)."""
+
+    def sdf(p: np.ndarray) -> np.ndarray:
+        da, db = a(p), b(p)
+        h = np.clip(0.5 + 0.5 * (db - da) / k, 0.0, 1.0)
+        return db * (1 - h) + da * h - k * h * (1 - h)
+
+    return sdf
+
+
+def subtract(a: Sdf, *cuts: Sdf) -> Sdf:
+    return lambda p: np.max([a(p)] + [-c(p) for c in cuts], axis=0)
+
+
+def dumbbell() -> tuple[Sdf, tuple]:
+    bar = cylinder(0, (0, 0, 0), 7.0, 40.0)
+    return smooth_union(union(ball((-40, 0, 0), 20), ball((40, 0, 0), 20)), bar, 6.0), ((-62, -22, -22), (62, 22, 22))
+
+
+def pawn() -> tuple[Sdf, tuple]:
+    base = cylinder(2, (0, 0, 4), 24.0, 4.0)
+    body = cone_z(8.0, 56.0, 17.0, 6.0)
+    collar = cylinder(2, (0, 0, 56), 11.0, 2.0)
+    head = ball((0, 0, 68), 12.0)
+    return union(base, smooth_union(body, head, 4.0), collar), ((-26, -26, -2), (26, 26, 82))
+
+
+def window_box() -> tuple[Sdf, tuple]:
+    outer = box((0, 0, 0), (40, 28, 20))
+    inner = box((0, 0, 0), (37, 25, 17))
+    window = box((0, 0, 0), (20, 40, 9))  # through both long faces
+    return subtract(outer, inner, window), ((-42, -30, -22), (42, 30, 22))
+
+
+def perforated_plate() -> tuple[Sdf, tuple]:
+    plate = box((0, 0, 0), (45, 45, 3))
+    holes = [cylinder(2, (x, y, 0), 6.0, 10.0) for x in (-25, 0, 25) for y in (-25, 0, 25)]
+    return subtract(plate, *holes), ((-47, -47, -5), (47, 47, 5))
+
+
+def blobby() -> tuple[Sdf, tuple]:
+    rng = np.random.default_rng(21)
+    centers = rng.uniform(-25, 25, size=(7, 3))
+    widths = rng.uniform(10, 18, size=7)
+
+    def sdf(p: np.ndarray) -> np.ndarray:
+        density = sum(np.exp(-np.sum((p - c) ** 2, axis=1) / (2 * w * w)) for c, w in zip(centers, widths))
+        return 0.5 - density  # an iso-surface, not a true distance: marching cubes needs only the sign change
+
+    return sdf, ((-60, -60, -60), (60, 60, 60))
+
+
+def torus_knot() -> tuple[Sdf, tuple]:
+    from scipy.spatial import cKDTree
+
+    t = np.linspace(0, 2 * np.pi, 40_000, endpoint=False)
+    p_, q_ = 2, 3
+    r = 30 + 12 * np.cos(q_ * t)
+    curve = np.stack([r * np.cos(p_ * t), r * np.sin(p_ * t), -12 * np.sin(q_ * t)], axis=1)
+    tree = cKDTree(curve)  # the curve sampled every 0.01 units: nearest sample ~ nearest curve point
+    return (lambda p: tree.query(p, workers=-1)[0] - 4.0), ((-48, -48, -18), (48, 48, 18))
+
+
+SHAPES: dict[str, Callable[[], tuple[Sdf, tuple]]] = {
+    "dumbbell": dumbbell, "pawn": pawn, "window_box": window_box,
+    "perforated_plate": perforated_plate, "blobby": blobby, "torus_knot": torus_knot,
+}
+
+
+def mesh_of(sdf: Sdf, bounds: tuple, resolution: int) -> trimesh.Trimesh:
+    """Marching cubes of ``sdf`` on a grid with ``resolution`` cells along the longest side."""
+    from skimage.measure import marching_cubes
+
+    low, high = np.asarray(bounds[0], dtype=np.float64), np.asarray(bounds[1], dtype=np.float64)
+    step = float((high - low).max()) / resolution
+    # keep the surface off the grid's boundary, and grid points off the flat faces (an exact zero
+    # at a grid point gives marching cubes degenerate triangles)
+    low, high = low - 2.0 * step - 0.1234 * step, high + 2.0 * step
+    axes = [np.arange(lo, hi + step / 2, step) for lo, hi in zip(low, high)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    values = np.concatenate([sdf(block) for block in np.array_split(grid, max(1, len(grid) // 500_000))])
+    verts, faces, _, _ = marching_cubes(values.reshape([len(a) for a in axes]), level=0.0, spacing=(step,) * 3)
+    mesh = trimesh.Trimesh(verts + low, faces, process=True)
+    if mesh.volume < 0:  # the winding depends on the field's sign convention: make normals point out
+        mesh.invert()
+    return mesh
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-o", "--output", required=True, help="folder for the STL files")
+    parser.add_argument("--resolution", type=int, default=256, help="grid cells along the longest side")
+    parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated shape names")
+    args = parser.parse_args(argv)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in args.shapes.split(","):
+        sdf, bounds = SHAPES[name]()
+        mesh = mesh_of(sdf, bounds, args.resolution)
+        parts = mesh.split(only_watertight=False)
+        mesh.export(out / f"{name}.stl")
+        print(f"{name}: {len(mesh.vertices)} vertices, {len(parts)} piece(s), watertight {mesh.is_watertight}, "
+              f"genus {int(round(1 - mesh.euler_number / 2)) if mesh.is_watertight and len(parts) == 1 else '-'}",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

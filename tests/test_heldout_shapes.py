@@ -1,0 +1,41 @@
+"""The held-out ground truths (bench/heldout_shapes.py) and the sparse reference meshes
+(bench/sparse_ceiling.py) are what they say they are."""
+
+import numpy as np
+import pytest
+import trimesh
+
+from bench.heldout_shapes import SHAPES, ball, box, mesh_of
+from bench.sparse_ceiling import loop_subdivided, simplified
+
+EXPECTED_GENUS = {"dumbbell": 0, "pawn": 0, "window_box": 1, "perforated_plate": 9, "blobby": 0, "torus_knot": 1}
+
+
+def test_primitives_are_signed_distances():
+    p = np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 0.0], [0.0, 0.0, 5.0]])
+    np.testing.assert_allclose(ball((0, 0, 0), 2.0)(p), [-2.0, 1.0, 3.0])
+    np.testing.assert_allclose(box((0, 0, 0), (1.0, 1.0, 1.0))(p), [-1.0, 2.0, 4.0])
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_GENUS))
+def test_each_shape_is_one_closed_piece_of_its_genus(name):
+    sdf, bounds = SHAPES[name]()
+    mesh = mesh_of(sdf, bounds, resolution=128)
+    assert len(mesh.split(only_watertight=False)) == 1
+    assert mesh.is_watertight and mesh.volume > 0  # normals point out
+    assert round(1 - mesh.euler_number / 2) == EXPECTED_GENUS[name]
+
+
+def test_sparse_references_of_a_sphere():
+    sphere = trimesh.creation.icosphere(subdivisions=5, radius=1.0)  # 10,242 vertices
+    small = simplified(sphere, 1000)
+    assert 900 <= len(small.vertices) <= 1100
+    smooth = loop_subdivided(small, 2)
+    assert len(smooth.faces) == 16 * len(small.faces)
+    # Loop subdivision smooths: the faceted 1,000-vertex sphere's face normals deviate from the
+    # radial direction more than those of its subdivision
+    def deviation(m: trimesh.Trimesh) -> float:
+        centres = m.triangles_center
+        return float(np.mean(1 - np.abs(np.sum(m.face_normals * centres / np.linalg.norm(centres, axis=1)[:, None], axis=1))))
+
+    assert deviation(smooth) < deviation(small)
