@@ -274,7 +274,8 @@ def build_methods(names: list[str], overrides: list[str]):
     methods = {m.name: m for m in get_methods(plain, settings)} if plain else {}
     for n in names:
         if n.endswith((".yaml", ".yml")):
-            methods[Path(n).stem] = NeuralMethod(Path(n).stem, resolve_config(n, settings.config_overrides()))
+            # a file's own settings win, its seed included (`seed: 1` reseeds a preset); only --set applies
+            methods[Path(n).stem] = NeuralMethod(Path(n).stem, resolve_config(n, list(settings.overrides)))
     return [methods[Path(n).stem if n.endswith((".yaml", ".yml")) else n] for n in names]
 
 

@@ -143,3 +143,16 @@ def test_an_unknown_condition_is_one_error_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: ") and bad in err[0]
         assert not out.exists()
+
+
+def test_yaml_methods_keep_their_own_seed(tmp_path):
+    """A YAML method's ``seed`` is not overwritten by the suite (a reseeded preset must differ)."""
+    from bench.quality_suite import build_methods
+
+    path = tmp_path / "reseeded.yaml"
+    path.write_text("inherit: default\nseed: 3\n")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("inherit: default\n")
+    reseeded, same, default = build_methods([str(path), str(plain), "default"], ["train.iterations=7"])
+    assert reseeded.config.seed == 3 and same.config.seed == 0 and default.config.seed == 0
+    assert reseeded.config.train.iterations == 7  # --set still applies
