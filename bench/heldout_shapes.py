@@ -168,6 +168,9 @@ def mesh_of(sdf: Sdf, bounds: tuple, resolution: int) -> trimesh.Trimesh:
     values = np.concatenate([sdf(block) for block in np.array_split(grid, max(1, len(grid) // 500_000))])
     verts, faces, _, _ = marching_cubes(values.reshape([len(a) for a in axes]), level=0.0, spacing=(step,) * 3)
     mesh = trimesh.Trimesh(verts + low, faces, process=True)
+    # marching cubes can leave zero-area slivers (a face and its twin) that split off as pieces
+    mesh.update_faces(mesh.nondegenerate_faces())
+    mesh.remove_unreferenced_vertices()
     if mesh.volume < 0:  # the winding depends on the field's sign convention: make normals point out
         mesh.invert()
     return mesh

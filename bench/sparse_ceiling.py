@@ -10,9 +10,11 @@ asks what that number means on each corpus shape, with meshes that know the grou
 * ``gt_1k_smooth`` -- the same after two Loop subdivisions: the smooth surface those 1,000
   vertices span.
 
-A reconstruction from 1,000 random points without normals knows less than any of these, so
-where ``gt_1k_smooth`` stays under 0.97 the target is out of reach of 1,000 points there: the
-ground truth has detail finer than their spacing.
+A reconstruction from 1,000 random points without normals knows less than either mesh, so
+where the better of ``gt_1k`` and ``gt_1k_smooth`` stays under 0.97 the target is out of reach
+of 1,000 points there: the ground truth has detail finer than their spacing. (CAD meshes with
+fewer vertices than asked are left as they are by the decimation, and Loop subdivision rounds
+their long flat triangles off, so for them ``gt_1k`` is the reference.)
 
 Run (from the repository root; about 5 minutes on 2 cores):
 
@@ -24,6 +26,7 @@ Shapes with a ground-truth mesh only (ShapeNet samples are points). Prints a Mar
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import numpy as np
@@ -63,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     shapes = [s for s in CORPUS if s.kind != "onet" and s.available() and (not wanted or s.name in wanted)]
     options = MetricOptions(iou_samples=0)
     print(f"| shape | gt vertices | NC: gt_self | gt_{args.vertices} | gt_{args.vertices}_smooth "
-          f"| CD % diag: gt_{args.vertices} | gt_{args.vertices}_smooth |")
-    print("|---|---|---|---|---|---|---|")
+          f"| best | CD % diag: gt_{args.vertices} | gt_{args.vertices}_smooth |")
+    print("|---|---|---|---|---|---|---|---|")
     rows = []
     for shape in shapes:
         gt = load_base(shape).gt_mesh
@@ -76,14 +79,18 @@ def main(argv: list[str] | None = None) -> int:
             # so the ground truth against itself compares two independent sample sets
             result = evaluate(mesh, gt_mesh=gt, options=options)
             scores[name] = (result.surface.normal_consistency, 100 * result.surface.chamfer_l1 / result.gt_diagonal)
+        scores["best"] = (max(scores["small"][0], scores["smooth"][0]), math.nan)
         rows.append(scores)
         print(f"| {shape.name} | {len(gt.vertices)} | {scores['self'][0]:.3f} | {scores['small'][0]:.3f} | "
-              f"{scores['smooth'][0]:.3f} | {scores['small'][1]:.3f} | {scores['smooth'][1]:.3f} |", flush=True)
+              f"{scores['smooth'][0]:.3f} | {scores['best'][0]:.3f} | {scores['small'][1]:.3f} | "
+              f"{scores['smooth'][1]:.3f} |", flush=True)
     if rows:
-        mean = {k: float(np.mean([r[k][0] for r in rows])) for k in ("self", "small", "smooth")}
-        below = sum(r["smooth"][0] < 0.97 for r in rows)
-        print(f"| **mean ({len(rows)})** | | {mean['self']:.3f} | {mean['small']:.3f} | {mean['smooth']:.3f} | | |")
-        print(f"\n{below} of {len(rows)} shapes: the smooth {args.vertices}-vertex reference is under 0.97")
+        mean = {k: float(np.mean([r[k][0] for r in rows])) for k in ("self", "small", "smooth", "best")}
+        below = [shape.name for shape, r in zip(shapes, rows) if r["best"][0] < 0.97]
+        print(f"| **mean ({len(rows)})** | | {mean['self']:.3f} | {mean['small']:.3f} | {mean['smooth']:.3f} | "
+              f"{mean['best']:.3f} | | |")
+        print(f"\n{len(below)} of {len(rows)} shapes: the better {args.vertices}-vertex reference is under 0.97 "
+              f"({', '.join(below) or 'none'})")
     return 0
 
 
