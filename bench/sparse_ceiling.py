@@ -33,28 +33,29 @@ import numpy as np
 import trimesh
 
 from bench.quality_suite import CORPUS, load_base
+from sdfrecon.evaluation.baselines import _to_trimesh
 from sdfrecon.evaluation.metrics import MetricOptions
 from sdfrecon.evaluation.scoring import evaluate
 
 
-def simplified(mesh: trimesh.Trimesh, vertices: int) -> trimesh.Trimesh:
-    """``mesh`` decimated to about ``vertices`` vertices (2 faces per vertex on a closed surface)."""
+def _open3d(mesh: trimesh.Trimesh):
+    """``mesh`` as an Open3D triangle mesh."""
     import open3d as o3d
 
-    o3d_mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.asarray(mesh.vertices, dtype=np.float64)),
-                                         o3d.utility.Vector3iVector(np.asarray(mesh.faces, dtype=np.int32)))
-    small = o3d_mesh.simplify_quadric_decimation(target_number_of_triangles=2 * vertices)
-    return trimesh.Trimesh(np.asarray(small.vertices), np.asarray(small.triangles), process=False)
+    return o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.asarray(mesh.vertices, dtype=np.float64)),
+                                     o3d.utility.Vector3iVector(np.asarray(mesh.faces, dtype=np.int32)))
+
+
+def simplified(mesh: trimesh.Trimesh, vertices: int) -> trimesh.Trimesh:
+    """``mesh`` decimated to about ``vertices`` vertices (2 faces per vertex on a closed surface)."""
+    small = _open3d(mesh).simplify_quadric_decimation(target_number_of_triangles=2 * vertices)
+    return _to_trimesh(small)
 
 
 def loop_subdivided(mesh: trimesh.Trimesh, times: int) -> trimesh.Trimesh:
     """``times`` Loop subdivisions (Open3D): the smooth surface the control mesh spans."""
-    import open3d as o3d
-
-    o3d_mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.asarray(mesh.vertices, dtype=np.float64)),
-                                         o3d.utility.Vector3iVector(np.asarray(mesh.faces, dtype=np.int32)))
-    smooth = o3d_mesh.subdivide_loop(number_of_iterations=times)
-    return trimesh.Trimesh(np.asarray(smooth.vertices), np.asarray(smooth.triangles), process=False)
+    smooth = _open3d(mesh).subdivide_loop(number_of_iterations=times)
+    return _to_trimesh(smooth)
 
 
 def main(argv: list[str] | None = None) -> int:
