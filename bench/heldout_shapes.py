@@ -182,9 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resolution", type=int, default=256, help="grid cells along the longest side")
     parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated shape names")
     args = parser.parse_args(argv)
+    names = args.shapes.split(",")
+    unknown = [name for name in names if name not in SHAPES]
+    if unknown:
+        print(f"error: --shapes: unknown shape {unknown[0]!r} (known: {', '.join(SHAPES)})", file=sys.stderr)
+        return 2
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    for name in args.shapes.split(","):
+    for name in names:
         sdf, bounds = SHAPES[name]()
         mesh = mesh_of(sdf, bounds, args.resolution)
         parts = mesh.split(only_watertight=False)

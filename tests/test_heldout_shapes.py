@@ -39,3 +39,12 @@ def test_sparse_references_of_a_sphere():
         return float(np.mean(1 - np.abs(np.sum(m.face_normals * centres / np.linalg.norm(centres, axis=1)[:, None], axis=1))))
 
     assert deviation(smooth) < deviation(small)
+
+
+def test_an_unknown_shape_is_one_line_of_error_and_writes_nothing(tmp_path, capsys):
+    from bench.heldout_shapes import main
+
+    assert main(["-o", str(tmp_path / "out"), "--shapes", "pawn,teapot"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --shapes: unknown shape 'teapot'") and "\n" not in err
+    assert not (tmp_path / "out").exists()
