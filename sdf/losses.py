@@ -171,7 +171,8 @@ class ClearanceTermConfig(LossTermConfig):
     tables and through handles that surface and eikonal terms alone tolerate, and
     leaves the band near the data (where the spacing says a surface may pass) free.
     Samples the sampler knows to be outside (``sampler.flood_fill``) want ``f >= c``
-    instead of ``|f| >= c``."""
+    instead of ``|f| >= c``; samples it knows to lie at least ``depth`` inside
+    (``sampler.flood_inside``) want ``f <= -max(c, depth)``."""
 
     name: str = "clearance"
     groups: list[str] = field(default_factory=lambda: ["near", "uniform"])
@@ -188,14 +189,20 @@ def clearance_term(cfg: ClearanceTermConfig, probe: FieldProbe) -> torch.Tensor 
     spacing = torch.cat([probe.batch.spacing[g] for g in groups])
     clearance = (distance - cfg.margin * spacing).clamp_min(0.0)
     value = probe.sdf(groups)
+    signed = value.abs()
     if any(g in probe.batch.outside for g in groups):
         # Known outside (flood fill): positive, not just away from zero.
         outside = torch.cat([probe.batch.outside[g] if g in probe.batch.outside else
                              torch.zeros_like(probe.batch.distances[g], dtype=torch.bool) for g in groups])
-        value = torch.where(outside, value, value.abs())
-    else:
-        value = value.abs()
-    return torch.relu(clearance - value).mean()
+        signed = torch.where(outside, value, signed)
+    if any(g in probe.batch.inside for g in groups):
+        # Known inside, at least ``depth`` behind the surface: negative, by at least that much.
+        depth = torch.cat([probe.batch.inside[g] if g in probe.batch.inside else
+                           torch.zeros_like(probe.batch.distances[g]) for g in groups])
+        known = depth > 0
+        signed = torch.where(known, -value, signed)
+        clearance = torch.where(known, torch.maximum(clearance, depth), clearance)
+    return torch.relu(clearance - signed).mean()
 
 
 @dataclass

@@ -127,3 +127,83 @@ def test_a_thin_closed_tray_gets_labels_and_its_pocket_is_outside():
     never = SurfaceSamplerConfig(distance_targets=True, pool_points=4096, flood_fill=True, flood_min_two_sided=1.0)
     assert SurfaceSampler(never, points, pca_normals(points), torch.device("cpu"), seed=0,
                           oriented=False).outside == {}
+
+
+def _sparse_rod(count: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` area-uniform points on a 0.23 x 0.23 x 2 box (the corpus' 3 x 3 x 26 rod in the
+    unit frame) and their outward normals."""
+    import trimesh
+
+    rod = trimesh.creation.box(extents=(0.23, 0.23, 2.0))
+    points, faces = trimesh.sample.sample_surface(rod, count, seed=seed)
+    return np.asarray(points), np.asarray(rod.face_normals[faces])
+
+
+def _rod_depth(at: torch.Tensor) -> torch.Tensor:
+    """(P,) depth of each (P, 3) position behind the rod's surface (negative outside)."""
+    return torch.minimum(0.115 - at[:, :2].abs().amax(dim=1), 1.0 - at[:, 2].abs())
+
+
+def test_the_core_of_a_thin_sparse_rod_is_labelled_inside_by_a_lower_bound():
+    """1,000 points on a rod thinner than four point spacings: the fill encloses too little to
+    trust its outside labels (2 % of the hull), but the thread of free voxels along the rod's
+    core is labelled inside, only samples truly inside, each by no more than its true depth."""
+    from sdfrecon.datasets.point_geometry import pca_normals
+
+    points, _ = _sparse_rod()
+    cfg = SurfaceSamplerConfig(distance_targets=True, pool_points=16384, flood_fill=True, flood_inside=True,
+                               normals_max_spacing=0.05)
+    sampler = SurfaceSampler(cfg, points, pca_normals(points), torch.device("cpu"), seed=0, oriented=False)
+    assert sampler.sparse and sampler.outside == {} and "labelled inside" in sampler.flood_note
+    for group in ("near", "uniform"):
+        at, depth = sampler.pools[group][0], sampler.inside[group]
+        known = depth > 0
+        assert known.any(), group
+        true_depth = _rod_depth(at[known])
+        assert (true_depth > 0).all(), group  # never a sample outside the rod
+        assert (depth[known] <= true_depth + 0.01).all(), group  # a lower bound, to a raster's rounding
+    assert int((sampler.inside["near"] > 0).sum()) > 20  # about 0.3 % of the pool: the rod's core
+    batch = sampler.sample()
+    assert batch.inside["near"].dtype == torch.float32 and len(batch.inside["near"]) == cfg.near_points
+    # Off by default, and for dense clouds (there clearance already holds a part's core).
+    off = SurfaceSamplerConfig(distance_targets=True, pool_points=4096, flood_fill=True, normals_max_spacing=0.05)
+    assert SurfaceSampler(off, points, pca_normals(points), torch.device("cpu"), seed=0, oriented=False).inside == {}
+    dense, _ = _sparse_rod(20_000)
+    assert SurfaceSampler(cfg, dense, pca_normals(dense), torch.device("cpu"), seed=0, oriented=False).inside == {}
+
+
+def test_an_open_sparse_scan_has_nothing_labelled_inside():
+    """Half a sphere in 1,000 points: the exterior reaches both faces, so no sample lies
+    deeper below it than the thickening."""
+    from sdfrecon.datasets.point_geometry import pca_normals
+
+    rng = np.random.default_rng(1)
+    d = rng.normal(size=(2000, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    half = 0.8 * d[d[:, 2] > 0][:1000]
+    cfg = SurfaceSamplerConfig(distance_targets=True, pool_points=16384, flood_fill=True, flood_inside=True,
+                               normals_max_spacing=0.05)
+    sampler = SurfaceSampler(cfg, half, pca_normals(half), torch.device("cpu"), seed=0, oriented=False)
+    assert sampler.sparse
+    assert all(int((depth > 0).sum()) == 0 for depth in sampler.inside.values()), sampler.flood_note
+
+
+def test_a_narrow_gap_between_two_parts_is_never_labelled_inside():
+    """Two thick slabs 0.1 apart: the thickened points block the gap, and deep along it it
+    lies far from the exterior, but it is not enclosed free space. Only the slabs' cores are
+    labelled (labelling blocked voxels by their depth closed fertility's gaps)."""
+    import trimesh
+    from sdfrecon.datasets.point_geometry import pca_normals
+
+    slabs = trimesh.util.concatenate([trimesh.creation.box(extents=(1.6, 1.6, 0.8)).apply_translation((0, 0, z))
+                                      for z in (0.45, -0.45)])
+    points = np.asarray(trimesh.sample.sample_surface(slabs, 3000, seed=0)[0])
+    cfg = SurfaceSamplerConfig(distance_targets=True, pool_points=32768, flood_fill=True, flood_inside=True,
+                               normals_max_spacing=0.05)
+    sampler = SurfaceSampler(cfg, points, pca_normals(points), torch.device("cpu"), seed=0, oriented=False)
+    assert sampler.sparse
+    at, depth = sampler.pools["uniform"][0], sampler.inside["uniform"]
+    in_gap = (at[:, 2].abs() < 0.05) & (at[:, :2].abs().amax(dim=1) < 0.7)
+    in_core = ((at[:, 2].abs() - 0.45).abs() < 0.1) & (at[:, :2].abs().amax(dim=1) < 0.5)
+    assert in_gap.sum() > 50 and int((depth[in_gap] > 0).sum()) == 0
+    assert (depth[in_core] > 0).float().mean() > 0.5, sampler.flood_note

@@ -35,6 +35,17 @@ def _batch(n=2000, seed=0, radius=0.5):
                        normals={"surface": dirs})
 
 
+class Constant(torch.nn.Module):
+    """A field equal to ``value`` everywhere."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x):
+        return x[:, :1] * 0.0 + self.value  # tied to x, so terms that differentiate it can
+
+
 def _losses(terms):
     cfg = resolve_config(None, [{"loss": {"terms": terms}}])
     return LossSet(cfg.loss, total_steps=100)
@@ -130,14 +141,6 @@ def test_distance_term_clamp_is_a_bound_beyond_it():
     terms = {"distance": {"weight": 1.0, "clamp": 0.1, "groups": ["uniform"]}, "offsurface": {"weight": 0},
              "eikonal": {"weight": 0}, "normal": {"weight": 0}}
 
-    class Constant(torch.nn.Module):
-        def __init__(self, value):
-            super().__init__()
-            self.value = value
-
-        def forward(self, x):
-            return torch.full((len(x), 1), self.value)
-
     losses = _losses(terms)
     value = lambda v: losses(FieldProbe(Constant(v), batch, differentiable_inputs=True), step=0).unweighted["distance"]
     assert value(0.3).item() == 0.0  # beyond the bound on the right side: free
@@ -156,6 +159,20 @@ def test_clearance_wants_known_outside_samples_positive():
     batch.outside["uniform"] = torch.tensor([True, False])
     signed = losses(FieldProbe(SphereSDF(), batch, differentiable_inputs=True), step=0).unweighted["clearance"]
     assert signed.item() == pytest.approx((0.3 + 0.5) / 2)  # relu(0.3 - (-0.5)) on the labelled sample only
+
+
+def test_clearance_wants_known_inside_samples_negative_by_their_depth():
+    """Samples labelled inside at least ``depth`` want f <= -max(c, depth); unlabelled ones |f| >= c."""
+    points = torch.tensor([[0.0, 0.0, 0.0], [0.45, 0.0, 0.0], [0.0, 0.0, 0.0]])  # f = -0.5, -0.05, -0.5
+    batch = SampleBatch(points={"surface": torch.zeros(0, 3), "uniform": points},
+                        distances={"uniform": torch.tensor([0.0, 0.0, 0.0])},
+                        spacing={"uniform": torch.tensor([0.0, 0.0, 0.0])})
+    batch.inside["uniform"] = torch.tensor([0.2, 0.2, 0.0])
+    losses = _losses({"clearance": {"weight": 1.0, "groups": ["uniform"]}, "offsurface": {"weight": 0}})
+    value = losses(FieldProbe(SphereSDF(), batch, differentiable_inputs=True), step=0).unweighted["clearance"]
+    assert value.item() == pytest.approx((0.2 - 0.05) / 3)  # only the labelled sample less deep than its bound
+    flipped = losses(FieldProbe(Constant(0.1), batch, differentiable_inputs=True), step=0).unweighted["clearance"]
+    assert flipped.item() == pytest.approx((0.3 + 0.3) / 3)  # positive inside: relu(0.2 + 0.1) on both labelled
 
 
 def test_distance_term_skips_signed_targets_the_sampler_does_not_trust():
