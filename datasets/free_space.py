@@ -67,6 +67,13 @@ class FreeSpace:
     interior: np.ndarray | None = None
     _depth: np.ndarray | None = field(default=None, repr=False)
 
+    def _voxels(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (P, 3) voxel index of each (P, 3) position ``at``, clipped to the stored block,
+        and (P,) whether it lies in the block."""
+        index = np.floor((np.asarray(at) - self.lo) / self.voxel).astype(np.int64)
+        size = np.array(self.exterior.shape)
+        return np.clip(index, 0, size - 1), np.all((index >= 0) & (index < size), axis=1)
+
     def depth(self, at: np.ndarray) -> np.ndarray:
         """(P,) distance from the (P, 3) positions ``at`` to the exterior, unit frame (0 in it)."""
         from scipy import ndimage
@@ -77,10 +84,7 @@ class FreeSpace:
             # the grid's edge the thickened points may block its last voxels).
             framed = np.pad(~self.exterior, 1, constant_values=False)
             self._depth = ndimage.distance_transform_edt(framed)[1:-1, 1:-1, 1:-1].astype(np.float32) * self.voxel
-        index = np.floor((np.asarray(at) - self.lo) / self.voxel).astype(np.int64)
-        size = np.array(self.exterior.shape)
-        inside_block = np.all((index >= 0) & (index < size), axis=1)
-        clipped = np.clip(index, 0, size - 1)
+        clipped, inside_block = self._voxels(at)
         return np.where(inside_block, self._depth[clipped[:, 0], clipped[:, 1], clipped[:, 2]], 0.0)
 
     def inside_depth(self, at: np.ndarray) -> np.ndarray:
@@ -90,20 +94,14 @@ class FreeSpace:
         reaches, and the raster's rounding); 0 elsewhere (nothing known)."""
         if self.interior is None:
             return np.zeros(len(at))
-        index = np.floor((np.asarray(at) - self.lo) / self.voxel).astype(np.int64)
-        size = np.array(self.interior.shape)
-        inside_block = np.all((index >= 0) & (index < size), axis=1)
-        clipped = np.clip(index, 0, size - 1)
+        clipped, inside_block = self._voxels(at)
         enclosed = inside_block & self.interior[clipped[:, 0], clipped[:, 1], clipped[:, 2]]
         return np.where(enclosed, np.maximum(self.depth(at) - self.radius - 2.0 * self.voxel, 0.0), 0.0)
 
     def outside(self, at: np.ndarray, distance: np.ndarray) -> np.ndarray:
         """(P,) bool: the (P, 3) positions ``at`` that lie in the exterior and more than
         ``radius`` plus a voxel from the points (``distance``, (P,), unit frame)."""
-        index = np.floor((np.asarray(at) - self.lo) / self.voxel).astype(np.int64)
-        size = np.array(self.exterior.shape)
-        inside_block = np.all((index >= 0) & (index < size), axis=1)
-        clipped = np.clip(index, 0, size - 1)
+        clipped, inside_block = self._voxels(at)
         in_exterior = self.exterior[clipped[:, 0], clipped[:, 1], clipped[:, 2]]
         # Beyond the block is outside too (the block holds the points and a free margin).
         return (in_exterior | ~inside_block) & (np.asarray(distance) > self.radius + self.voxel)
