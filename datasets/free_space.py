@@ -55,7 +55,7 @@ class FreeSpace:
     interior_share : float
         Enclosed free volume (neither exterior nor within ``radius`` of a point) as a
         share of the points' convex-hull volume.
-    interior : (X, Y, Z) bool ndarray, optional
+    interior : (X, Y, Z) bool ndarray
         Those enclosed free voxels, over the stored block.
     """
 
@@ -64,7 +64,7 @@ class FreeSpace:
     voxel: float
     radius: float
     interior_share: float
-    interior: np.ndarray | None = None
+    interior: np.ndarray
     _depth: np.ndarray | None = field(default=None, repr=False)
 
     def _voxels(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,8 +74,8 @@ class FreeSpace:
         size = np.array(self.exterior.shape)
         return np.clip(index, 0, size - 1), np.all((index >= 0) & (index < size), axis=1)
 
-    def depth(self, at: np.ndarray) -> np.ndarray:
-        """(P,) distance from the (P, 3) positions ``at`` to the exterior, unit frame (0 in it)."""
+    def _exterior_distance(self) -> np.ndarray:
+        """(X, Y, Z) distance from each voxel of the block to the exterior, unit frame."""
         from scipy import ndimage
 
         if self._depth is None:
@@ -84,19 +84,20 @@ class FreeSpace:
             # the grid's edge the thickened points may block its last voxels).
             framed = np.pad(~self.exterior, 1, constant_values=False)
             self._depth = ndimage.distance_transform_edt(framed)[1:-1, 1:-1, 1:-1].astype(np.float32) * self.voxel
-        clipped, inside_block = self._voxels(at)
-        return np.where(inside_block, self._depth[clipped[:, 0], clipped[:, 1], clipped[:, 2]], 0.0)
+        return self._depth
 
     def inside_depth(self, at: np.ndarray) -> np.ndarray:
         """(P,) a lower bound on how far behind the surface each (P, 3) position ``at``
         lies, unit frame, for positions in the enclosed interior: the depth from the
         exterior less ``radius`` and two voxels (the exterior's distance from a surface it
         reaches, and the raster's rounding); 0 elsewhere (nothing known)."""
-        if self.interior is None:
-            return np.zeros(len(at))
         clipped, inside_block = self._voxels(at)
-        enclosed = inside_block & self.interior[clipped[:, 0], clipped[:, 1], clipped[:, 2]]
-        return np.where(enclosed, np.maximum(self.depth(at) - self.radius - 2.0 * self.voxel, 0.0), 0.0)
+        voxel = (clipped[:, 0], clipped[:, 1], clipped[:, 2])
+        enclosed = inside_block & self.interior[voxel]
+        if not enclosed.any():  # nothing enclosed: no distance transform needed
+            return np.zeros(len(enclosed))
+        bound = self._exterior_distance()[voxel] - self.radius - 2.0 * self.voxel
+        return np.where(enclosed, np.maximum(bound, 0.0), 0.0)
 
     def outside(self, at: np.ndarray, distance: np.ndarray) -> np.ndarray:
         """(P,) bool: the (P, 3) positions ``at`` that lie in the exterior and more than

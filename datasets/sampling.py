@@ -370,13 +370,15 @@ class SurfaceSampler:
         points, _, spacing, tree = self._geometry
         free = flood_exterior(points, cfg.flood_radius * float(np.median(spacing)), half_side=cfg.domain,
                               resolution=cfg.flood_resolution)
+        pool_at = {group: at.cpu().numpy().astype(np.float64) for group, (at, _, _) in self.pools.items()}
         inside, inside_note = {}, ""
         if cfg.flood_inside and self.sparse:
-            for group, (at, _, _) in self.pools.items():
-                depth = free.inside_depth(at.cpu().numpy().astype(np.float64))
-                inside[group] = torch.as_tensor(depth, dtype=torch.float32, device=self.device)
-            share = float((torch.cat(list(inside.values())) > 0).float().mean())
+            depth = {group: free.inside_depth(at) for group, at in pool_at.items()}
+            share = float(np.mean(np.concatenate(list(depth.values())) > 0))
             inside_note = f"; {100 * share:.1f} % of pool samples labelled inside"
+            if share > 0:  # no labels, no per-step work in the clearance term
+                inside = {group: torch.as_tensor(d, dtype=torch.float32, device=self.device)
+                          for group, d in depth.items()}
         closed = f"interior {free.interior_share:.3f} of the hull"
         if free.interior_share < cfg.flood_min_interior:
             # A thin closed part: the thickened walls leave no interior, but both faces are there.
@@ -391,8 +393,7 @@ class SurfaceSampler:
             free = flood_exterior(points, cfg.flood_thin_radius * float(np.median(spacing)), half_side=cfg.domain,
                                   resolution=cfg.flood_thin_resolution)
         labels = {}
-        for group, (at, _, _) in self.pools.items():
-            at = at.cpu().numpy().astype(np.float64)
+        for group, at in pool_at.items():
             mask = free.outside(at, tree.query(at, k=1, workers=-1)[0])
             labels[group] = torch.as_tensor(mask, device=self.device)
         share = float(torch.cat(list(labels.values())).float().mean())
