@@ -66,6 +66,7 @@ class FreeSpace:
     interior_share: float
     interior: np.ndarray
     _depth: np.ndarray | None = field(default=None, repr=False)
+    _open: np.ndarray | None = field(default=None, repr=False)
 
     def _voxels(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The (P, 3) voxel index of each (P, 3) position ``at``, clipped to the stored block,
@@ -99,6 +100,17 @@ class FreeSpace:
         bound = self._exterior_distance()[voxel] - self.radius - 2.0 * self.voxel
         return np.where(enclosed, np.maximum(bound, 0.0), 0.0)
 
+    def open_directions(self, at: np.ndarray) -> np.ndarray:
+        """(P,) how many of the 26 lattice directions leave the stored block from the voxel
+        of each (P, 3) position ``at`` without meeting a blocked voxel, 0-26 (26 beyond the
+        block). Space under a table sees more than a half-space open; the inside of a scan
+        whose points leave one side open sees at most the 9 directions through that side."""
+        if self._open is None:  # made on first use, for every voxel of the block at once
+            self._open = open_direction_count(self.exterior | self.interior)
+        clipped, inside_block = self._voxels(at)
+        count = self._open[clipped[:, 0], clipped[:, 1], clipped[:, 2]]
+        return np.where(inside_block, count, 26)
+
     def outside(self, at: np.ndarray, distance: np.ndarray) -> np.ndarray:
         """(P,) bool: the (P, 3) positions ``at`` that lie in the exterior and more than
         ``radius`` plus a voxel from the points (``distance``, (P,), unit frame)."""
@@ -106,6 +118,41 @@ class FreeSpace:
         in_exterior = self.exterior[clipped[:, 0], clipped[:, 1], clipped[:, 2]]
         # Beyond the block is outside too (the block holds the points and a free margin).
         return (in_exterior | ~inside_block) & (np.asarray(distance) > self.radius + self.voxel)
+
+
+def open_direction_count(free: np.ndarray) -> np.ndarray:
+    """(X, Y, Z) uint8: for each voxel, how many of the 26 lattice directions (steps of
+    -1, 0 or 1 voxel along each axis, not all 0) reach beyond the (X, Y, Z) bool grid
+    ``free`` through free voxels only (the voxel itself is not looked at).
+
+    One sweep per direction, plane by plane against it along an axis it moves on: a ray
+    from a voxel escapes when its next voxel lies beyond the grid, or is free and escapes
+    itself. 26 x (planes) slice operations instead of marching every ray.
+    """
+    count = np.zeros(free.shape, dtype=np.uint8)
+    steps = [(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1) if (i, j, k) != (0, 0, 0)]
+    for step in steps:
+        axis = next(a for a in range(3) if step[a] != 0)
+        others = [a for a in range(3) if a != axis]
+        plane_free = np.moveaxis(free, axis, 0)
+        du, dv = step[others[0]], step[others[1]]
+        rows, cols = plane_free.shape[1:]
+        escapes = np.empty(plane_free.shape, dtype=bool)
+        order = range(len(plane_free) - 1, -1, -1) if step[axis] > 0 else range(len(plane_free))
+        previous = None  # the plane a step ahead: free and escaping from there
+        for plane in order:
+            ahead = np.ones((rows, cols), dtype=bool)  # beyond the grid: escaped
+            if previous is not None:
+                # ahead[u, v] = previous[u + du, v + dv], True where that index leaves the grid.
+                src_u = slice(max(du, 0), rows + min(du, 0))
+                dst_u = slice(max(-du, 0), rows + min(-du, 0))
+                src_v = slice(max(dv, 0), cols + min(dv, 0))
+                dst_v = slice(max(-dv, 0), cols + min(-dv, 0))
+                ahead[dst_u, dst_v] = previous[src_u, src_v]
+            escapes[plane] = ahead
+            previous = plane_free[plane] & ahead
+        count += np.moveaxis(escapes, 0, axis)
+    return count
 
 
 def flood_exterior(points: np.ndarray, radius: float, *, half_side: float = 1.1,
