@@ -159,7 +159,9 @@ class SurfaceSamplerConfig(SamplerConfig):
     mouths of deep concavities (a blind bore). Skipped when the fill encloses no
     interior (an open scan lets the flood in), unless the points show both faces of
     thin walls (``flood_min_two_sided``): a thin closed part (a tray, a mug, a ShapeNet
-    table) has no interior the thickened points leave free, but it is closed."""
+    table) has no interior the thickened points leave free, but it is closed. A sparse
+    cloud that encloses nothing keeps the labels where more than a half-space is open
+    (``flood_open_directions``)."""
     flood_radius: float = 1.5
     """Thickening of the points for the flood fill, in median point spacings (distance
     to the 8th neighbour): gaps between neighbours up to twice this close."""
