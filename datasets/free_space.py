@@ -90,14 +90,25 @@ class FreeSpace:
             self._depth = ndimage.distance_transform_edt(framed)[1:-1, 1:-1, 1:-1].astype(np.float32) * self.voxel
         return self._depth
 
-    def inside_depth(self, at: np.ndarray) -> np.ndarray:
+    def enclosed(self, at: np.ndarray) -> np.ndarray:
+        """(P,) bool: the (P, 3) positions ``at`` in the enclosed interior."""
+        clipped, inside_block = self._voxels(at)
+        return inside_block & self.interior[clipped[:, 0], clipped[:, 1], clipped[:, 2]]
+
+    def inside_depth(self, at: np.ndarray, confirm: FreeSpace | None = None) -> np.ndarray:
         """(P,) a lower bound on how far behind the surface each (P, 3) position ``at``
         lies, unit frame, for positions in the enclosed interior: the depth from the
         exterior less ``radius`` and two voxels (the exterior's distance from a surface it
-        reaches, and the raster's rounding); 0 elsewhere (nothing known)."""
+        reaches, and the raster's rounding); 0 elsewhere (nothing known). With ``confirm``
+        (a fill of the same points with less thickening) only positions it encloses too:
+        free space cut off only because the thickening closed its mouths (a hole through a
+        part whose ends the thickened points bridge) joins the exterior there, while a
+        part's core stays enclosed as long as its surface has no wider gap."""
         clipped, inside_block = self._voxels(at)
         voxel = (clipped[:, 0], clipped[:, 1], clipped[:, 2])
         enclosed = inside_block & self.interior[voxel]
+        if confirm is not None:
+            enclosed &= confirm.enclosed(at)
         if not enclosed.any():  # nothing enclosed: no distance transform needed
             return np.zeros(len(enclosed))
         bound = self._exterior_distance()[voxel] - self.radius - 2.0 * self.voxel

@@ -270,3 +270,38 @@ def test_a_sparse_table_is_labelled_outside_under_its_top_but_not_inside_an_open
         inside = at.norm(dim=1) < 0.55
         assert inside.sum() > 50
         assert bool(outside[inside].any()) == labelled_inside, (min_open, opened.flood_note)
+
+
+def _slab_with_cavity(channel: float = 0.14, count: int = 3000) -> np.ndarray:
+    """``count`` points on a 1.6 x 1.6 x 0.8 slab with a hollow ball (radius 0.3) at its centre,
+    open to both faces by channels of radius ``channel``: the cavity is outside the part."""
+    def sdf(x, y, z):
+        slab = np.maximum(np.maximum(np.abs(x) - 0.8, np.abs(y) - 0.8), np.abs(z) - 0.4)
+        hollow = np.minimum(np.sqrt(x ** 2 + y ** 2 + z ** 2) - 0.3, np.maximum(np.hypot(x, y) - channel, np.abs(z) - 0.5))
+        return np.maximum(slab, -hollow)
+
+    return _surface_points(sdf, count, 0, 161)
+
+
+def test_a_cavity_whose_channels_the_thickening_bridges_is_not_labelled_inside():
+    """3,000 points, channels 1.5 point spacings wide: the fill thickened by 1.5 spacings closes
+    them and encloses the (outside) cavity; the confirming fill, thickened by 1.25, reaches it.
+    Only the slab's solid parts keep inside labels (fertility had 199 such labels in a hole)."""
+    from sdfrecon.datasets.point_geometry import pca_normals
+
+    points = _slab_with_cavity()
+
+    def inside(confirm: float):
+        cfg = SurfaceSamplerConfig(distance_targets=True, pool_points=32768, flood_fill=True, flood_inside=True,
+                                   normals_max_spacing=0.05, flood_inside_confirm=confirm)
+        sampler = SurfaceSampler(cfg, points, pca_normals(points), torch.device("cpu"), seed=0, oriented=False)
+        assert sampler.sparse
+        return sampler.pools["uniform"][0], sampler.inside["uniform"]
+
+    at, unconfirmed = inside(0.0)
+    in_cavity = at.norm(dim=1) < 0.2
+    in_solid = (at[:, :2].abs().amax(dim=1) > 0.45) & (at[:, :2].abs().amax(dim=1) < 0.7) & (at[:, 2].abs() < 0.2)
+    assert in_cavity.sum() > 20 and int((unconfirmed[in_cavity] > 0).sum()) > 0  # the thick fill alone errs
+    at, confirmed = inside(1.25)
+    assert int((confirmed[in_cavity] > 0).sum()) == 0
+    assert (confirmed[in_solid] > 0).float().mean() > 0.5
