@@ -14,10 +14,10 @@ voxels connected to the grid's boundary are the *exterior*. The labels are
 only trusted when the fill also leaves a substantial enclosed *interior*: a
 scan with a hole wider than the thickening lets the flood into the inside, the
 interior then vanishes, and no labels are given (thin parts and open scans
-lose nothing; they are trained as before). Sparse clouds, whose thin parts enclose
-nothing and where no test tells a closed part from an open scan, may keep the labels
-where the voxel sees more than a half-space open (:meth:`FreeSpace.open_directions`):
-the inside of a scan open on one side sees at most the directions through that side.
+lose nothing; they are trained as before). Where no test tells a closed part from an
+open scan (sparse clouds, noisy thin parts), the labels may be kept where the voxel sees
+more than a half-space open (:meth:`FreeSpace.open_directions`): the inside of a scan
+open on one side sees at most the directions through that side.
 
 The same fill also says what is *inside*: the enclosed free voxels (farther than
 ``radius`` from every point, yet cut off from the boundary), and how deep. Thickened

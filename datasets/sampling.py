@@ -159,7 +159,7 @@ class SurfaceSamplerConfig(SamplerConfig):
     mouths of deep concavities (a blind bore). Skipped when the fill encloses no
     interior (an open scan lets the flood in), unless the points show both faces of
     thin walls (``flood_min_two_sided``): a thin closed part (a tray, a mug, a ShapeNet
-    table) has no interior the thickened points leave free, but it is closed. A sparse
+    table) has no interior the thickened points leave free, but it is closed. Any other
     cloud that encloses nothing keeps the labels where more than a half-space is open
     (``flood_open_directions``)."""
     flood_radius: float = 1.5
@@ -187,15 +187,16 @@ class SurfaceSamplerConfig(SamplerConfig):
     however little the fill encloses (an open scan lets the exterior in and encloses
     nothing); blocked voxels are never labelled (a narrow gap between parts is blocked)."""
     flood_open_directions: int = 0
-    """Sparse clouds whose fill encloses no interior (a thin part, or an open scan): still
-    label the reached samples outside where at least this many of the 26 lattice
-    directions leave the fill's block unblocked
+    """Clouds whose fill encloses no interior and that the two-sided test does not call
+    closed (sparse clouds, where it does not run; open scans; thin parts under noise that
+    hides their walls' second face): still label the reached samples outside where at least
+    this many of the 26 lattice directions leave the fill's block unblocked
     (:meth:`~sdfrecon.datasets.free_space.FreeSpace.open_directions`). From inside a scan
     open on one side at most the 9 directions through that side are open, so 13 and up
     (more than a half-space) only labels space that no single opening explains: under a
-    table, beside a thin panel. Without it the sign there was free, and one seed of a
+    table, beside a thin panel. Without it the sign there was free: one seed of a
     1,000-point ShapeNet table filled the space under its top (3.55 % of the diagonal,
-    1.15x Poisson). 0 = never."""
+    1.15x Poisson), and a noisy ShapeNet bench was 1.73x Poisson. 0 = never."""
     flood_inside_confirm: float = 1.25
     """Thickening (median point spacings) of a second fill that must enclose a sample too
     for its inside label (``flood_inside``); 0 = none. Free space that the thicker fill
@@ -408,20 +409,20 @@ class SurfaceSampler:
             # A thin closed part: the thickened walls leave no interior, but both faces are there.
             two_sided = (two_sided_share(points, self._normals, spacing, 2 * free.radius + free.voxel, tree=tree)
                          if not self.sparse and cfg.flood_min_two_sided < 1 else 0.0)
-            if self.sparse and cfg.flood_open_directions > 0:
-                # No test says a sparse part is closed; label only where no one opening explains the flood.
-                min_open = cfg.flood_open_directions
-                closed = (f"no enclosed interior ({free.interior_share:.3f} of the hull), only samples with "
-                          f">= {min_open} of 26 directions open")
-            elif two_sided < cfg.flood_min_two_sided:
-                return {}, inside, (f"flood fill: no enclosed interior ({free.interior_share:.3f} of the hull, "
-                                    f"{two_sided:.2f} of the points two-sided), no outside labels{inside_note}")
-            else:
+            if two_sided >= cfg.flood_min_two_sided:
                 closed = f"no enclosed interior, but {two_sided:.2f} of the points see a wall's other face"
                 # Label from a finer fill, closer to thin walls: beside a panel thinner than the
                 # coarse fill's unlabelled band the field had no sign to go by, and it sagged.
                 free = flood_exterior(points, cfg.flood_thin_radius * float(np.median(spacing)),
                                       half_side=cfg.domain, resolution=cfg.flood_thin_resolution)
+            elif cfg.flood_open_directions > 0:
+                # Nothing says the part is closed: label only where no one opening explains the flood.
+                min_open = cfg.flood_open_directions
+                closed = (f"no enclosed interior ({free.interior_share:.3f} of the hull, {two_sided:.2f} of the "
+                          f"points two-sided), only samples with >= {min_open} of 26 directions open")
+            else:
+                return {}, inside, (f"flood fill: no enclosed interior ({free.interior_share:.3f} of the hull, "
+                                    f"{two_sided:.2f} of the points two-sided), no outside labels{inside_note}")
         labels = {}
         for group, at in pool_at.items():
             mask = free.outside(at, tree.query(at, k=1, workers=-1)[0])

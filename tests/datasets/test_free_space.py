@@ -305,3 +305,24 @@ def test_a_cavity_whose_channels_the_thickening_bridges_is_not_labelled_inside()
     at, confirmed = inside(1.25)
     assert int((confirmed[in_cavity] > 0).sum()) == 0
     assert (confirmed[in_solid] > 0).float().mean() > 0.5
+
+
+def test_a_dense_open_scan_is_labelled_only_where_more_than_a_half_space_is_open():
+    """20,000 points on half a sphere (open below), normals of unknown sign: the flood fill
+    encloses nothing and the two-sided test calls it open, so without the rule there are no
+    labels; with it the space above the dome is outside and its inside (seen through the
+    opening only) is not."""
+    from sdfrecon.datasets.point_geometry import pca_normals
+
+    rng = np.random.default_rng(4)
+    d = rng.normal(size=(40_000, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    dome = 0.8 * d[d[:, 2] > 0][:20_000]
+    cfg = SurfaceSamplerConfig(distance_targets=True, pool_points=16384, flood_fill=True, flood_open_directions=13)
+    sampler = SurfaceSampler(cfg, dome, pca_normals(dome), torch.device("cpu"), seed=0, oriented=False)
+    assert not sampler.sparse and "directions open" in sampler.flood_note, sampler.flood_note
+    at, outside = sampler.pools["uniform"][0], sampler.outside["uniform"]
+    above = (at.norm(dim=1) > 0.95) & (at[:, 2] > 0.3)
+    under = (at.norm(dim=1) < 0.6) & (at[:, 2] > 0.1)
+    assert above.sum() > 50 and outside[above].float().mean() > 0.9
+    assert under.sum() > 50 and int(outside[under].sum()) == 0
