@@ -105,10 +105,12 @@ def test_steik_grid_meshes_like_the_official_implicit2mesh(res):
     expected = OFFICIAL_MESH[res]
     assert list(grid.shape) == expected["grid"] and queries == np.prod(expected["grid"])
     assert (len(mesh.vertices), len(mesh.faces)) == (expected["vertices"], expected["faces"])
-    # same float32 box, same float16 nodes, same marching cubes: the same mesh to the last bit
-    assert mesh.area == pytest.approx(expected["area"], rel=1e-12)
-    assert mesh.volume == pytest.approx(expected["volume"], rel=1e-12)
-    np.testing.assert_allclose(mesh.bounds, expected["bounds"], rtol=1e-12, atol=0)
+    # same float32 box, same float16 nodes, same marching cubes: the same mesh, to the last
+    # bits of the network's float32 values (an AVX-512 CPU gave an area 2e-9 off the
+    # recorded one; the vertex and face counts above stay exact)
+    assert mesh.area == pytest.approx(expected["area"], rel=1e-7)
+    assert mesh.volume == pytest.approx(expected["volume"], rel=1e-7)
+    np.testing.assert_allclose(mesh.bounds, expected["bounds"], rtol=1e-7, atol=0)
 
 
 def test_the_official_grid_evaluates_float16_nodes_and_the_paper_preset_uses_it():

@@ -57,7 +57,9 @@ def test_unsupported_fields_are_reported():
 
 def test_default_preset_trains_alike_with_either_gradient():
     """The whole default loss set (surface, eikonal, normal, distance, clearance, ...) on the
-    trainer's own path: 40 steps with the explicit gradient end where autograd's end."""
+    trainer's own path: 10 steps with the explicit gradient end where autograd's end. Not
+    more: the two differ in rounding, and training amplifies that (after 40 steps an
+    AVX-512 CPU had the normal term 10 % apart, where 10 steps agree to 1e-6)."""
     import numpy as np
 
     from sdfrecon.datasets.pointcloud import make_point_cloud
@@ -67,14 +69,14 @@ def test_default_preset_trains_alike_with_either_gradient():
     points, normals = sphere_points(2000, radius=1.0, seed=0)
     finals = {}
     for gradient in ("autograd", "analytic"):
-        cfg = resolve_config("default", [{"train": {"gradient": gradient, "iterations": 40, "checkpoint_every": 0},
+        cfg = resolve_config("default", [{"train": {"gradient": gradient, "iterations": 10, "checkpoint_every": 0},
                                           "mesh": {"resolution": 32, "refine": {"enabled": False}}}])
         result = reconstruct(make_point_cloud(points, normals), cfg, progress=False)
         finals[gradient] = result.record["train"]["final_losses"]
     assert finals["autograd"].keys() == finals["analytic"].keys()
     assert {"eikonal", "normal", "surface"} <= finals["analytic"].keys()
     for term, value in finals["autograd"].items():
-        np.testing.assert_allclose(finals["analytic"][term], value, rtol=2e-3, atol=1e-7, err_msg=term)
+        np.testing.assert_allclose(finals["analytic"][term], value, rtol=1e-3, atol=1e-7, err_msg=term)
 
 
 @pytest.mark.parametrize("network, explicit", [({}, True), ({"name": "siren", "hidden_dim": 16, "num_layers": 2}, False)],
