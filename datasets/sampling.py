@@ -232,15 +232,13 @@ class SurfaceSamplerConfig(SamplerConfig):
             raise ConfigError(f"{path}.exterior_margin: must be >= 0")
         if self.pool_points < 1024 or self.splat_radius < 0:
             raise ConfigError(f"{path}: pool_points must be >= 1024 and splat_radius >= 0")
-        if self.flood_inside_confirm < 0:
-            raise ConfigError(f"{path}.flood_inside_confirm: must be >= 0")
         if (min(self.flood_radius, self.flood_thin_radius) <= 0 or not 0.0 <= self.flood_min_interior < 1.0
                 or min(self.flood_resolution, self.flood_thin_resolution) < 16
-                or not 0.0 <= self.flood_min_two_sided <= 1.0 or not 0 <= self.flood_open_directions <= 26):
+                or not 0.0 <= self.flood_min_two_sided <= 1.0 or not 0 <= self.flood_open_directions <= 26
+                or self.flood_inside_confirm < 0):
             raise ConfigError(f"{path}: flood_radius and flood_thin_radius must be > 0, flood_min_interior in "
                               "[0, 1), flood_min_two_sided in [0, 1], flood_open_directions in [0, 26], "
-                              "flood_resolution and "
-                              "flood_thin_resolution >= 16")
+                              "flood_inside_confirm >= 0, flood_resolution and flood_thin_resolution >= 16")
         if not 0.0 <= self.orient_at < 1.0:
             raise ConfigError(f"{path}.orient_at: must lie in [0, 1), got {self.orient_at}")
 
@@ -390,12 +388,13 @@ class SurfaceSampler:
 
         cfg = self.cfg
         points, _, spacing, tree = self._geometry
-        free = flood_exterior(points, cfg.flood_radius * float(np.median(spacing)), half_side=cfg.domain,
+        median_spacing = float(np.median(spacing))  # the three fills' thickenings are in these units
+        free = flood_exterior(points, cfg.flood_radius * median_spacing, half_side=cfg.domain,
                               resolution=cfg.flood_resolution)
         pool_at = {group: at.cpu().numpy().astype(np.float64) for group, (at, _, _) in self.pools.items()}
         inside, inside_note = {}, ""
         if cfg.flood_inside and self.sparse:
-            confirm = (flood_exterior(points, cfg.flood_inside_confirm * float(np.median(spacing)),
+            confirm = (flood_exterior(points, cfg.flood_inside_confirm * median_spacing,
                                       half_side=cfg.domain, resolution=cfg.flood_resolution)
                        if cfg.flood_inside_confirm > 0 and free.interior.any() else None)
             depth = {group: free.inside_depth(at, confirm) for group, at in pool_at.items()}
@@ -413,7 +412,7 @@ class SurfaceSampler:
                 closed = f"no enclosed interior, but {two_sided:.2f} of the points see a wall's other face"
                 # Label from a finer fill, closer to thin walls: beside a panel thinner than the
                 # coarse fill's unlabelled band the field had no sign to go by, and it sagged.
-                free = flood_exterior(points, cfg.flood_thin_radius * float(np.median(spacing)),
+                free = flood_exterior(points, cfg.flood_thin_radius * median_spacing,
                                       half_side=cfg.domain, resolution=cfg.flood_thin_resolution)
             elif cfg.flood_open_directions > 0:
                 # Nothing says the part is closed: label only where no one opening explains the flood.

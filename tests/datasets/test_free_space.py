@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from sdfrecon.base.errors import ConfigError
 from sdfrecon.datasets.free_space import flood_exterior
 from sdfrecon.datasets.point_geometry import local_spacing
 from sdfrecon.datasets.sampling import SurfaceSampler, SurfaceSamplerConfig
@@ -103,6 +104,10 @@ def test_sampler_labels_pool_samples_of_a_closed_cup():
     assert batch.outside["uniform"].dtype == torch.bool and len(batch.outside["uniform"]) == cfg.uniform_points
     with pytest.raises(Exception):
         SurfaceSamplerConfig(flood_radius=0).validate("sampler")
+    for bad in ({"flood_open_directions": 27}, {"flood_open_directions": -1}, {"flood_inside_confirm": -0.5}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            SurfaceSamplerConfig(**bad).validate("sampler")
+    SurfaceSamplerConfig(flood_open_directions=26, flood_inside_confirm=0).validate("sampler")
 
 
 def test_a_thin_closed_tray_gets_labels_and_its_pocket_is_outside():
