@@ -90,6 +90,13 @@ class FreeSpace:
             self._depth = ndimage.distance_transform_edt(framed)[1:-1, 1:-1, 1:-1].astype(np.float32) * self.voxel
         return self._depth
 
+    def exterior_distance(self, at: np.ndarray) -> np.ndarray:
+        """(P,) distance (unit frame) from the voxel of each (P, 3) position ``at`` to the
+        nearest exterior voxel: 0 in the exterior and beyond the stored block."""
+        clipped, inside_block = self._voxels(at)
+        distance = self._exterior_distance()[clipped[:, 0], clipped[:, 1], clipped[:, 2]]
+        return np.where(inside_block, distance, 0.0)
+
     def enclosed(self, at: np.ndarray) -> np.ndarray:
         """(P,) bool: the (P, 3) positions ``at`` in the enclosed interior."""
         clipped, inside_block = self._voxels(at)
