@@ -72,11 +72,40 @@ class OffSurfaceTermConfig(LossTermConfig):
     groups: list[str] = field(default_factory=lambda: ["uniform"])
     alpha: float = 100.0
     """Decay rate, 1/unit-frame length (SIREN/StEik use 100)."""
+    known_sign: bool = True
+    """Where the sampler knows a sample's side (``sampler.flood_fill`` outside,
+    ``flood_inside`` inside), push away from zero on that side only: ``exp(-alpha
+    max(s f, 0))`` with s = +1 outside, -1 inside. A sample on the wrong side then sits at
+    the term's maximum with no gradient, and ``clearance`` pulls it across. The two-sided
+    barrier held it there instead: at f = -0.03 its push away from zero equals clearance's
+    pull (the default's weights), and a hollow box seen through a window kept its cavity
+    solid and its walls hollow (1 = same as before on samples already on their side)."""
+
+
+def known_sign(batch, groups: list[str]) -> torch.Tensor | None:
+    """(N,) +1 where the sampler labelled a sample of ``groups`` outside, -1 inside, 0
+    unknown, in the order of ``torch.cat`` over ``groups``; None when it labelled none."""
+    if not any(g in batch.outside or g in batch.inside for g in groups):
+        return None
+    signs = []
+    for g in groups:
+        sign = torch.zeros(batch.points[g].shape[0], device=batch.points[g].device)
+        if g in batch.outside:
+            sign = torch.where(batch.outside[g], torch.ones_like(sign), sign)
+        if g in batch.inside:
+            sign = torch.where(batch.inside[g] > 0, -torch.ones_like(sign), sign)
+        signs.append(sign)
+    return torch.cat(signs)
 
 
 @LOSS_TERMS.register("offsurface", config_cls=OffSurfaceTermConfig)
 def offsurface_term(cfg: OffSurfaceTermConfig, probe: FieldProbe) -> torch.Tensor:
-    return torch.exp(-cfg.alpha * probe.sdf(cfg.groups).abs()).mean()
+    value = probe.sdf(cfg.groups)
+    away = value.abs()
+    sign = known_sign(probe.batch, cfg.groups) if cfg.known_sign else None
+    if sign is not None:
+        away = torch.where(sign != 0, (sign * value).clamp_min(0.0), away)
+    return torch.exp(-cfg.alpha * away).mean()
 
 
 @dataclass

@@ -185,3 +185,38 @@ def test_distance_term_skips_signed_targets_the_sampler_does_not_trust():
     unsigned = _losses({"distance": {"weight": 1.0, "clamp": 10.0, "unsigned": True}, "offsurface": {"weight": 0}})
     assert unsigned(FieldProbe(_NegatedSphere(), batch, differentiable_inputs=True), step=0).unweighted["distance"].item() \
         == pytest.approx(0.0, abs=1e-6)
+
+
+def test_offsurface_pushes_labelled_samples_away_from_zero_on_their_side_only():
+    """Unlabelled: exp(-alpha |f|). Labelled outside (or inside): the same on that side, and
+    on the wrong side the term's maximum with no gradient, so that clearance can pull the
+    sample across zero instead of the barrier holding it (a window box's cavity stayed solid)."""
+    from sdfrecon.sdf.losses import OffSurfaceTermConfig, offsurface_term
+
+    # samples unknown, outside, outside, inside, with field values -0.03, +0.03, -0.03, +0.03
+    batch = SampleBatch(points={"surface": torch.zeros(0, 3), "uniform": torch.zeros(4, 3)},
+                        distances={"uniform": torch.zeros(4)}, spacing={"uniform": torch.zeros(4)})
+    batch.outside["uniform"] = torch.tensor([False, True, True, False])
+    batch.inside["uniform"] = torch.tensor([0.0, 0.0, 0.0, 0.1])
+
+    class Probe:  # the term reads only the batch and the field's values
+        def __init__(self):
+            self.batch = batch
+            self.values = torch.tensor([-0.03, 0.03, -0.03, 0.03], requires_grad=True)
+
+        def sdf(self, groups):
+            return self.values
+
+    def term(known_sign: bool) -> tuple[float, torch.Tensor]:
+        probe = Probe()
+        value = offsurface_term(OffSurfaceTermConfig(alpha=100.0, known_sign=known_sign), probe)
+        (grad,) = torch.autograd.grad(value, probe.values)
+        return value.item(), grad
+
+    barrier = float(np.exp(-3.0))
+    value, grad = term(True)
+    assert value == pytest.approx((barrier + barrier + 1.0 + 1.0) / 4, rel=1e-5)
+    assert grad[2].item() == 0.0 and grad[3].item() == 0.0  # wrong side: nothing holds them
+    assert grad[0].item() > 0 and grad[1].item() < 0  # descent moves them away from zero
+    plain, plain_grad = term(False)
+    assert plain == pytest.approx(barrier, rel=1e-5) and plain_grad[2].item() > 0  # the barrier held it below zero
