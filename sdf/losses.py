@@ -79,7 +79,8 @@ class OffSurfaceTermConfig(LossTermConfig):
     the term's maximum with no gradient, and ``clearance`` pulls it across. The two-sided
     barrier held it there instead: at f = -0.03 its push away from zero equals clearance's
     pull (the default's weights), and a hollow box seen through a window kept its cavity
-    solid and its walls hollow (1 = same as before on samples already on their side)."""
+    solid and its walls hollow. Samples on their side, and unlabelled ones, get the same
+    value as with ``false``."""
 
 
 def known_sign(batch, groups: list[str]) -> torch.Tensor | None:
