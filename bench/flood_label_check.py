@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,17 +50,24 @@ class MeshSolid:
         """Bounding-box diagonal in world units."""
         return float(np.linalg.norm(np.ptp(np.asarray(self.mesh.vertices), axis=0)))
 
-    def occupancy(self, at: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
-        """(P,) bool each: whether each (P, 3) world position lies inside the mesh, and
-        whether it is farther than ``tolerance`` (world units) from its surface."""
+    @cached_property
+    def _scene(self):
+        """Open3D's ray-casting scene of the mesh, built once (every labelled group asks it)."""
         import open3d as o3d
 
         scene = o3d.t.geometry.RaycastingScene()
         scene.add_triangles(o3d.core.Tensor(np.asarray(self.mesh.vertices, dtype=np.float32)),
                             o3d.core.Tensor(np.asarray(self.mesh.faces, dtype=np.uint32)))
+        return scene
+
+    def occupancy(self, at: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+        """(P,) bool each: whether each (P, 3) world position lies inside the mesh, and
+        whether it is farther than ``tolerance`` (world units) from its surface."""
+        import open3d as o3d
+
         query = o3d.core.Tensor(at.astype(np.float32))
-        inside = scene.compute_occupancy(query, nsamples=9).numpy() > 0.5
-        return inside, scene.compute_distance(query).numpy() > tolerance
+        inside = self._scene.compute_occupancy(query, nsamples=9).numpy() > 0.5
+        return inside, self._scene.compute_distance(query).numpy() > tolerance
 
 
 @dataclass(frozen=True)

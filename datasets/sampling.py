@@ -406,16 +406,16 @@ class SurfaceSampler:
         pool_at = {group: at.cpu().numpy().astype(np.float64) for group, (at, _, _) in self.pools.items()}
         inside, inside_note = {}, ""
         if cfg.flood_inside and self.sparse:
-            confirm = (flood_exterior(points, cfg.flood_inside_confirm * median_spacing,
-                                      half_side=cfg.domain, resolution=cfg.flood_resolution)
-                       if cfg.flood_inside_confirm > 0 and free.interior.any() else None)
-            depth = {group: free.inside_depth(at, confirm) for group, at in pool_at.items()}
+            inside_confirm = (flood_exterior(points, cfg.flood_inside_confirm * median_spacing,
+                                             half_side=cfg.domain, resolution=cfg.flood_resolution)
+                              if cfg.flood_inside_confirm > 0 and free.interior.any() else None)
+            depth = {group: free.inside_depth(at, inside_confirm) for group, at in pool_at.items()}
             share = float(np.mean(np.concatenate(list(depth.values())) > 0))
             inside_note = f"; {100 * share:.1f} % of pool samples labelled inside"
             if share > 0:  # no labels, no per-step work in the clearance term
                 inside = {group: torch.as_tensor(d, dtype=torch.float32, device=self.device)
                           for group, d in depth.items()}
-        closed, min_open, confirm = f"interior {free.interior_share:.3f} of the hull", 0, None
+        closed, min_open, thin_confirm = f"interior {free.interior_share:.3f} of the hull", 0, None
         if free.interior_share < cfg.flood_min_interior:
             # A thin closed part: the thickened walls leave no interior, but both faces are there.
             two_sided = (two_sided_share(points, self._normals, spacing, 2 * free.radius + free.voxel, tree=tree)
@@ -427,8 +427,8 @@ class SurfaceSampler:
                 free = flood_exterior(points, cfg.flood_thin_radius * median_spacing,
                                       half_side=cfg.domain, resolution=cfg.flood_thin_resolution)
                 if cfg.flood_thin_confirm > 0:  # ... but not through pinholes a thicker fill closes
-                    confirm = flood_exterior(points, cfg.flood_thin_confirm * median_spacing,
-                                             half_side=cfg.domain, resolution=cfg.flood_thin_resolution)
+                    thin_confirm = flood_exterior(points, cfg.flood_thin_confirm * median_spacing,
+                                                  half_side=cfg.domain, resolution=cfg.flood_thin_resolution)
             elif cfg.flood_open_directions > 0:
                 # Nothing says the part is closed: label only where no one opening explains the flood.
                 min_open = cfg.flood_open_directions
@@ -442,8 +442,8 @@ class SurfaceSampler:
             mask = free.outside(at, tree.query(at, k=1, workers=-1)[0])
             if min_open:
                 mask &= free.open_directions(at) >= min_open
-            if confirm is not None:
-                mask &= confirm.exterior_distance(at) <= confirm.radius
+            if thin_confirm is not None:
+                mask &= thin_confirm.exterior_distance(at) <= thin_confirm.radius
             labels[group] = torch.as_tensor(mask, device=self.device)
         share = float(torch.cat(list(labels.values())).float().mean())
         return labels, inside, (f"flood fill: {closed}; {100 * share:.0f} % of pool samples labelled "

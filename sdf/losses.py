@@ -220,18 +220,15 @@ def clearance_term(cfg: ClearanceTermConfig, probe: FieldProbe) -> torch.Tensor 
     clearance = (distance - cfg.margin * spacing).clamp_min(0.0)
     value = probe.sdf(groups)
     signed = value.abs()
-    if any(g in probe.batch.outside for g in groups):
-        # Known outside (flood fill): positive, not just away from zero.
-        outside = torch.cat([probe.batch.outside[g] if g in probe.batch.outside else
-                             torch.zeros_like(probe.batch.distances[g], dtype=torch.bool) for g in groups])
-        signed = torch.where(outside, value, signed)
+    sign = known_sign(probe.batch, groups)
+    if sign is not None:
+        # Known outside (flood fill): positive, not just away from zero; known inside: negative.
+        signed = torch.where(sign != 0, sign * value, signed)
     if any(g in probe.batch.inside for g in groups):
-        # Known inside, at least ``depth`` behind the surface: negative, by at least that much.
+        # Known inside, at least ``depth`` behind the surface: by at least that much.
         depth = torch.cat([probe.batch.inside[g] if g in probe.batch.inside else
                            torch.zeros_like(probe.batch.distances[g]) for g in groups])
-        known = depth > 0
-        signed = torch.where(known, -value, signed)
-        clearance = torch.where(known, torch.maximum(clearance, depth), clearance)
+        clearance = torch.where(depth > 0, torch.maximum(clearance, depth), clearance)
     return torch.relu(clearance - signed).mean()
 
 
