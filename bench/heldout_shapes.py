@@ -9,7 +9,17 @@ shapes so that a session can do the same before it says anything about generalis
   (thin walls seen from both sides, sharp edges; a ring: genus 1);
 * ``perforated_plate`` -- a 6-unit plate with a 3 x 3 grid of holes (genus 9, sharp edges);
 * ``blobby`` -- seven seeded Gaussian blobs (smooth, organic, uneven curvature);
-* ``torus_knot`` -- a tube of radius 4 around a (2, 3) torus knot (genus 1, knotted, thin).
+* ``torus_knot`` -- a tube of radius 4 around a (2, 3) torus knot (genus 1, knotted, thin);
+* ``mug`` -- a cup with 4-unit walls, open at the top, and a ring handle (a pocket open on one
+  side, thin walls seen from both sides; genus 1);
+* ``bowl`` -- a hemispherical shell 4 units thick on a foot ring (a wide open pocket, curved thin
+  walls; genus 0);
+* ``stool`` -- a round seat on three thin legs (thin parts, free space under a top; genus 0);
+* ``vase`` -- a round body with 3-unit walls, hollow, open through a narrow neck (a cavity
+  reached through a small opening; genus 0);
+* ``chair`` -- a seat on four square legs with a slatted back (thin parts, sharp edges, slots
+  between slats; genus 3);
+* ``spring`` -- a tube of radius 3 coiled four turns around z (thin, long, genus 0).
 
 Each is the zero level of its signed distance (negative inside) on a grid of ``--resolution``
 cells per longest side, meshed by marching cubes (scikit-image), and written as STL in the
@@ -148,9 +158,64 @@ def torus_knot() -> tuple[Sdf, tuple]:
     return (lambda p: tree.query(p, workers=-1)[0] - 4.0), ((-48, -48, -18), (48, 48, 18))
 
 
+def torus_y(center, major: float, minor: float) -> Sdf:
+    """A torus whose axis is y (its ring lies in the xz plane)."""
+    c = np.asarray(center, dtype=np.float64)
+
+    def sdf(p: np.ndarray) -> np.ndarray:
+        q = p - c
+        ring = np.linalg.norm(q[:, [0, 2]], axis=1) - major
+        return np.hypot(ring, q[:, 1]) - minor
+
+    return sdf
+
+
+def mug() -> tuple[Sdf, tuple]:
+    body = cylinder(2, (0, 0, 35), 30.0, 35.0)
+    cavity = cylinder(2, (0, 0, 42), 26.0, 38.0)  # floor 4 units thick, open above z = 70
+    handle = subtract(torus_y((36, 0, 35), 16.0, 4.0), cylinder(2, (0, 0, 35), 28.0, 40.0))
+    return subtract(union(body, handle), cavity), ((-32, -32, -2), (58, 32, 72))
+
+
+def bowl() -> tuple[Sdf, tuple]:
+    shell = subtract(ball((0, 0, 40), 40.0), ball((0, 0, 40), 36.0), box((0, 0, 60), (50, 50, 16)))
+    foot = subtract(cylinder(2, (0, 0, 3), 18.0, 3.0), cylinder(2, (0, 0, 3), 14.0, 4.0))
+    return union(shell, foot), ((-42, -42, -2), (42, 42, 46))
+
+
+def stool() -> tuple[Sdf, tuple]:
+    seat = cylinder(2, (0, 0, 47), 25.0, 2.5)
+    legs = [cylinder(2, (18 * np.cos(a), 18 * np.sin(a), 22.5), 2.5, 22.5) for a in np.radians([90, 210, 330])]
+    return union(seat, *legs), ((-27, -27, -2), (27, 27, 52))
+
+
+def vase() -> tuple[Sdf, tuple]:
+    outer = smooth_union(ball((0, 0, 28), 26.0), cylinder(2, (0, 0, 62), 9.0, 14.0), 6.0)
+    inner = union(ball((0, 0, 28), 23.0), cylinder(2, (0, 0, 62), 6.0, 20.0))  # the neck opens at z = 76
+    return subtract(outer, inner), ((-28, -28, 0), (28, 28, 78))
+
+
+def chair() -> tuple[Sdf, tuple]:
+    seat = box((0, 0, 42), (20, 20, 2))
+    legs = [box((x, y, 20), (2, 2, 20)) for x in (-17, 17) for y in (-17, 17)]
+    posts = [box((x, 18, 65), (2, 2, 21)) for x in (-17, 17)]
+    slats = [box((0, 18, z), (17, 1.5, 2.5)) for z in (58, 70, 82)]
+    return union(seat, *legs, *posts, *slats), ((-22, -22, -2), (22, 22, 88))
+
+
+def spring() -> tuple[Sdf, tuple]:
+    from scipy.spatial import cKDTree
+
+    t = np.linspace(0, 8 * np.pi, 40_000)
+    curve = np.stack([20 * np.cos(t), 20 * np.sin(t), 12 * t / (2 * np.pi) - 24], axis=1)
+    tree = cKDTree(curve)  # the coil sampled every 0.013 units; the ends are capped by the distance itself
+    return (lambda p: tree.query(p, workers=-1)[0] - 3.0), ((-25, -25, -29), (25, 25, 29))
+
+
 SHAPES: dict[str, Callable[[], tuple[Sdf, tuple]]] = {
     "dumbbell": dumbbell, "pawn": pawn, "window_box": window_box,
     "perforated_plate": perforated_plate, "blobby": blobby, "torus_knot": torus_knot,
+    "mug": mug, "bowl": bowl, "stool": stool, "vase": vase, "chair": chair, "spring": spring,
 }
 
 
