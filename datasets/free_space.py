@@ -121,6 +121,22 @@ class FreeSpace:
         bound = self._exterior_distance()[voxel] - self.radius - 2.0 * self.voxel
         return np.where(enclosed, np.maximum(bound, 0.0), 0.0)
 
+    def interior_contact(self, points: np.ndarray) -> float:
+        """Share of the (N, 3) ``points`` (unit frame) that the enclosed interior lies right
+        behind: within ``radius`` plus two voxels, where the interior starts behind a face
+        it backs. About 1 for a closed part, however thin its walls (as long as the
+        thickening leaves them a core); near 0 for an open scan, whose few enclosed
+        bubbles sit in creases."""
+        from scipy import ndimage
+
+        if not self.interior.any():
+            return 0.0
+        # distance from each voxel of the block to the nearest enclosed one, unit frame
+        to_interior = ndimage.distance_transform_edt(~self.interior) * self.voxel
+        clipped, inside_block = self._voxels(points)
+        near = to_interior[clipped[:, 0], clipped[:, 1], clipped[:, 2]] <= self.radius + 2.0 * self.voxel
+        return float(np.mean(near & inside_block))
+
     def open_directions(self, at: np.ndarray) -> np.ndarray:
         """(P,) how many of the 26 lattice directions leave the stored block from the voxel
         of each (P, 3) position ``at`` without meeting a blocked voxel, 0-26 (26 beyond the

@@ -376,3 +376,58 @@ def test_the_thin_fill_does_not_label_the_cores_of_solid_legs_through_pinholes()
     assert under_off > 200 and under_on == under_off
     with pytest.raises(ConfigError, match="flood_thin_confirm"):
         SurfaceSamplerConfig(flood_thin_confirm=1.0).validate("sampler")  # not above flood_thin_radius
+
+
+def _bowl_points(count: int = 40_000, seed: int = 0, wall: float = 0.1, n: int = 161) -> np.ndarray:
+    """Points on a bowl: a spherical shell (outer radius 0.8, ``wall`` thick) below z = 0.1."""
+    def sdf(x, y, z):
+        r = np.sqrt(x * x + y * y + z * z)
+        return np.maximum(np.maximum(r - 0.8, (0.8 - wall) - r), z - 0.1)
+
+    return _surface_points(sdf, count, seed, n)
+
+
+def test_a_shell_thicker_than_the_two_sided_reach_gets_labels_from_its_interior_contact():
+    """A bowl whose walls are thicker than the two-sided test reaches across, but whose
+    enclosed shell of interior is a small share of the hull (here: below a raised
+    ``flood_min_interior``, as a wide bowl's is below 0.05). The interior lies right behind
+    every point, so the part is closed: the pocket is labelled outside and the wall's core
+    is not. Without the contact rule the pocket goes unlabelled (an open scan's rule)."""
+    from sdfrecon.datasets.point_geometry import pca_normals
+
+    points = _bowl_points()
+    free = flood_exterior(points, 1.5 * float(np.median(local_spacing(points, 8))))
+    assert 0.0 < free.interior_share < 0.2 and free.interior_contact(points) > 0.9
+    base = dict(distance_targets=True, pool_points=16384, flood_fill=True, flood_min_interior=0.2,
+                flood_open_directions=13)
+    sampler = SurfaceSampler(SurfaceSamplerConfig(**base, flood_min_contact=0.3), points, pca_normals(points),
+                             torch.device("cpu"), seed=0, oriented=False)
+    assert "behind 1.00 of the points" in sampler.flood_note, sampler.flood_note
+    at, outside = sampler.pools["uniform"][0], sampler.outside["uniform"]
+    radius = at.norm(dim=1)
+    pocket = (radius < 0.6) & (at[:, 2] < -0.1)
+    core = ((radius - 0.75).abs() < 0.01) & (at[:, 2] < 0.0)
+    assert pocket.sum() > 50 and outside[pocket].float().mean() > 0.95
+    assert core.sum() > 5 and int(outside[core].sum()) == 0
+    without = SurfaceSampler(SurfaceSamplerConfig(**base), points, pca_normals(points), torch.device("cpu"),
+                             seed=0, oriented=False)
+    assert "directions open" in without.flood_note
+    assert without.outside["uniform"][pocket].float().mean() < 0.2
+
+
+def test_only_the_points_an_interior_backs_count_as_contact():
+    """Half a sphere (open below: no interior at all) beside a small closed ball, the kind
+    of bubble an open scan's crease encloses: only the ball's points have interior behind
+    them, so the share is the ball's share of the points, far below a closed part's 1."""
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=(40_000, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    dome = 0.7 * d[d[:, 2] > 0][:20_000]
+    ball = 0.12 * d[:1500] + np.array([0.0, 0.0, -0.6])
+    points = np.concatenate([dome, ball])
+    free = flood_exterior(points, 1.5 * float(np.median(local_spacing(points, 8))))
+    assert free.interior.any()
+    assert free.interior_contact(points) == pytest.approx(len(ball) / len(points), abs=0.01)
+    assert free.interior_contact(dome) == 0.0
+    with pytest.raises(ConfigError, match="flood_min_contact"):
+        SurfaceSamplerConfig(flood_min_contact=1.5).validate("sampler")
