@@ -232,7 +232,10 @@ def mesh_of(sdf: Sdf, bounds: tuple, resolution: int) -> trimesh.Trimesh:
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
     values = np.concatenate([sdf(block) for block in np.array_split(grid, max(1, len(grid) // 500_000))])
     verts, faces, _, _ = marching_cubes(values.reshape([len(a) for a in axes]), level=0.0, spacing=(step,) * 3)
-    mesh = trimesh.Trimesh(verts + low, faces, process=True)
+    # STL keeps float32 coordinates: round first, so that vertices that float32 cannot tell
+    # apart are merged here (and their collapsed faces dropped below), not on reading the file
+    # (the spring's file had read back as two pieces, not watertight)
+    mesh = trimesh.Trimesh((verts + low).astype(np.float32).astype(np.float64), faces, process=True)
     # marching cubes can leave zero-area slivers (a face and its twin) that split off as pieces
     mesh.update_faces(mesh.nondegenerate_faces())
     mesh.remove_unreferenced_vertices()
