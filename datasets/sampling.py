@@ -182,10 +182,11 @@ class SurfaceSamplerConfig(SamplerConfig):
     (:meth:`~sdfrecon.datasets.free_space.FreeSpace.interior_contact`): walls thicker than
     the thickening but thinner than the two-sided test's reach enclose a shell of free
     space behind every face. A bowl with walls 4 spacings thick encloses 0.03 of its hull,
-    and without labels the field closed it with a lid (IoU 0.48, 2.9x Poisson's Chamfer).
-    The enclosed bubbles of open scans lie behind 0.01-0.10 of their points, closed parts'
-    interiors behind 0.50-1.00 (noisy) of theirs. Dense input only, as the two-sided test
-    (a sparse open scan's thickened points close their holes). 0 = never."""
+    and without labels the field closed it with a lid (IoU 0.19-0.48 over three seeds,
+    2.9-4.9x Poisson's Chamfer). The enclosed bubbles of open scans lie behind 0.01-0.10 of
+    their points, closed parts' interiors behind 0.94-1.00 of theirs (0.50-0.88 noisy).
+    Dense input only, as the two-sided test (a sparse open scan's thickened points close
+    their holes). 0 = never."""
     flood_inside: bool = False
     """Sparse clouds without trusted normals: also label the pool samples in the free space
     the fill encloses as inside, with a lower bound on their depth (their distance from the
@@ -259,7 +260,8 @@ class SurfaceSamplerConfig(SamplerConfig):
                 or self.flood_inside_confirm < 0
                 or not (self.flood_thin_confirm == 0 or self.flood_thin_confirm > self.flood_thin_radius)):
             raise ConfigError(f"{path}: flood_radius and flood_thin_radius must be > 0, flood_min_interior in "
-                              "[0, 1), flood_min_two_sided and flood_min_contact in [0, 1], flood_open_directions in [0, 26], "
+                              "[0, 1), flood_min_two_sided and flood_min_contact in [0, 1], "
+                              "flood_open_directions in [0, 26], "
                               "flood_inside_confirm >= 0, flood_thin_confirm 0 or above flood_thin_radius, "
                               "flood_resolution and flood_thin_resolution >= 16")
         if not 0.0 <= self.orient_at < 1.0:
