@@ -19,7 +19,14 @@ shapes so that a session can do the same before it says anything about generalis
   reached through a small opening; genus 0);
 * ``chair`` -- a seat on four square legs with a slatted back (thin parts, sharp edges, slots
   between slats; genus 3);
-* ``spring`` -- a tube of radius 3 coiled four turns around z (thin, long, genus 0).
+* ``spring`` -- a tube of radius 3 coiled four turns around z (thin, long, genus 0);
+* ``bracket`` -- an L of two 2-unit plates, each with a hole (sheet metal: thin walls, a sharp
+  fold; genus 2);
+* ``slotted_block`` -- a block cut by three deep slots 2.5 units wide (narrow concavities; genus 0);
+* ``hollow_ball`` -- a spherical shell 4 units thick with a round opening (a cavity behind a
+  wide hole; genus 0);
+* ``rod`` -- a cylinder 120 long and 4 across (aspect 30:1; genus 0);
+* ``twins`` -- two separate balls, 12 units apart (two pieces: nothing may join them).
 
 Each is the zero level of its signed distance (negative inside) on a grid of ``--resolution``
 cells per longest side, meshed by marching cubes (scikit-image), and written as STL in the
@@ -212,10 +219,36 @@ def spring() -> tuple[Sdf, tuple]:
     return (lambda p: tree.query(p, workers=-1)[0] - 3.0), ((-25, -25, -29), (25, 25, 29))
 
 
+def bracket() -> tuple[Sdf, tuple]:
+    base = subtract(box((0, 0, 1), (30, 20, 1)), cylinder(2, (10, 0, 1), 6.0, 3.0))
+    wall = subtract(box((-29, 0, 21), (1, 20, 21)), cylinder(0, (-29, 0, 24), 6.0, 3.0))
+    return union(base, wall), ((-32, -22, -2), (32, 22, 44))
+
+
+def slotted_block() -> tuple[Sdf, tuple]:
+    block = box((0, 0, 0), (30, 20, 20))
+    slots = [box((x, 0, 8), (1.25, 25, 15)) for x in (-12, 0, 12)]  # 28 deep from the top face
+    return subtract(block, *slots), ((-32, -22, -22), (32, 22, 22))
+
+
+def hollow_ball() -> tuple[Sdf, tuple]:
+    return subtract(ball((0, 0, 0), 40.0), ball((0, 0, 0), 36.0), cylinder(2, (0, 0, 40), 14.0, 10.0)), \
+        ((-42, -42, -42), (42, 42, 42))
+
+
+def rod() -> tuple[Sdf, tuple]:
+    return cylinder(0, (0, 0, 0), 2.0, 60.0), ((-62, -4, -4), (62, 4, 4))
+
+
+def twins() -> tuple[Sdf, tuple]:
+    return union(ball((-26, 0, 0), 20.0), ball((26, 0, 0), 20.0)), ((-48, -22, -22), (48, 22, 22))
+
+
 SHAPES: dict[str, Callable[[], tuple[Sdf, tuple]]] = {
     "dumbbell": dumbbell, "pawn": pawn, "window_box": window_box,
     "perforated_plate": perforated_plate, "blobby": blobby, "torus_knot": torus_knot,
     "mug": mug, "bowl": bowl, "stool": stool, "vase": vase, "chair": chair, "spring": spring,
+    "bracket": bracket, "slotted_block": slotted_block, "hollow_ball": hollow_ball, "rod": rod, "twins": twins,
 }
 
 
