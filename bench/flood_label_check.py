@@ -162,17 +162,13 @@ def check_labels(cloud, truth: MeshSolid | VoxelSolid, cfg, tolerance: float = 0
     of them outside it, the sampler's flood note). A label counts as wrong when the sample is
     also farther than ``tolerance`` times the ground truth's diagonal from its surface (the
     fill's raster rounds)."""
-    # The same steps as sdfrecon.pipeline.reconstruct.reconstruct up to its sampler (no
-    # subset: the corpus inputs are under data.max_points).
-    from sdfrecon.datasets.normalize import Normalization
+    # The same steps as sdfrecon.pipeline.reconstruct.reconstruct up to its sampler.
     from sdfrecon.datasets.sampling import SAMPLERS
-    from sdfrecon.pipeline.reconstruct import _drop_strays, _fit_to_spacing, _prepare_normals
+    from sdfrecon.pipeline.reconstruct import prepare_input
 
-    data, _ = _drop_strays(cloud, cfg)
-    normalization = Normalization.fit_mode(data.extent_points(), cfg.data.normalize)
-    unit, _ = _prepare_normals(data.transformed(normalization), cfg)
-    cfg = _fit_to_spacing(cfg, unit)
-    sampler = SAMPLERS.build(cfg.sampler, data=unit, device=torch.device("cpu"), seed=cfg.seed)
+    prepared = prepare_input(cloud, cfg)
+    normalization, cfg = prepared.normalization, prepared.config
+    sampler = SAMPLERS.build(cfg.sampler, data=prepared.unit, device=torch.device("cpu"), seed=cfg.seed)
     counts = [0, 0, 0, 0]
     far = tolerance * truth.diagonal
     for group, (at, _, _) in getattr(sampler, "pools", {}).items():

@@ -114,16 +114,9 @@ def reconstruct(
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
     given = data
-    data, strays = _drop_strays(data, cfg)
-    normalization = Normalization.fit_mode(data.extent_points(), cfg.data.normalize)
-    if resume is not None:
-        normalization = Normalization.from_dict(resume["normalization"])
-    unit = data.transformed(normalization)
-    if unit.kind == "points" and cfg.data.max_points and len(unit.points) > cfg.data.max_points:
-        log.info("training on %d of the %d points (data.max_points)", cfg.data.max_points, len(unit.points))
-        unit = unit.subset(cfg.data.max_points, seed=cfg.seed)
-    unit, normals_note = _prepare_normals(unit, cfg)
-    cfg = _fit_to_spacing(cfg, unit)
+    prepared = prepare_input(data, cfg, None if resume is None else Normalization.from_dict(resume["normalization"]))
+    data, unit, normalization, cfg = prepared.data, prepared.unit, prepared.normalization, prepared.config
+    strays, normals_note = prepared.strays, prepared.normals_note
     extent = unit.extent_points()
     lo, hi = extent.min(axis=0), extent.max(axis=0)
     callbacks = [step_callback] if step_callback is not None else []
@@ -195,6 +188,50 @@ def reconstruct(
     if prior_record is not None:
         record["prior"] = prior_record
     return Reconstruction(mesh=mesh, field=model, normalization=normalization, record=record, config=cfg)
+
+
+@dataclass
+class PreparedInput:
+    """What :func:`reconstruct` trains on, before any field or sampler exists.
+
+    Attributes
+    ----------
+    data : TrainingData
+        The input without its stray points, world frame.
+    unit : TrainingData
+        The same in the unit frame, at most ``data.max_points`` points, with the normals
+        to train with.
+    normalization : Normalization
+        World <-> unit frame transform.
+    config : ReconConfig
+        The config fitted to the point spacing (Fourier octaves, steps).
+    strays : int
+        Stray points dropped.
+    normals_note : str
+        Which normals were used, for the record ("" for slices).
+    """
+
+    data: TrainingData
+    unit: TrainingData
+    normalization: Normalization
+    config: ReconConfig
+    strays: int
+    normals_note: str
+
+
+def prepare_input(data: TrainingData, cfg: ReconConfig, normalization: Normalization | None = None) -> PreparedInput:
+    """The steps of :func:`reconstruct` before its field and sampler: stray points dropped,
+    the unit frame fitted (or ``normalization``, a resumed run's), a random subset above
+    ``data.max_points``, the normals to train with, and ``cfg`` fitted to the point
+    spacing. Benchmarks that look at the sampler's labels start from the same."""
+    data, strays = _drop_strays(data, cfg)
+    normalization = normalization or Normalization.fit_mode(data.extent_points(), cfg.data.normalize)
+    unit = data.transformed(normalization)
+    if unit.kind == "points" and cfg.data.max_points and len(unit.points) > cfg.data.max_points:
+        log.info("training on %d of the %d points (data.max_points)", cfg.data.max_points, len(unit.points))
+        unit = unit.subset(cfg.data.max_points, seed=cfg.seed)
+    unit, normals_note = _prepare_normals(unit, cfg)
+    return PreparedInput(data, unit, normalization, _fit_to_spacing(cfg, unit), strays, normals_note)
 
 
 def _drop_strays(data: TrainingData, cfg: ReconConfig) -> tuple[TrainingData, int]:
