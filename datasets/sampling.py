@@ -408,7 +408,7 @@ class SurfaceSampler:
     def _flood_labels(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], str]:
         """Outside labels (``flood_fill``) and inside depths (``flood_inside``) for the pool
         samples, and a note for the log."""
-        from sdfrecon.datasets.free_space import flood_exterior
+        from sdfrecon.datasets.free_space import flood_exterior, flood_exteriors
         from sdfrecon.datasets.point_geometry import two_sided_share
 
         cfg = self.cfg
@@ -437,11 +437,11 @@ class SurfaceSampler:
                 closed = f"no enclosed interior, but {two_sided:.2f} of the points see a wall's other face"
                 # Label from a finer fill, closer to thin walls: beside a panel thinner than the
                 # coarse fill's unlabelled band the field had no sign to go by, and it sagged.
-                free = flood_exterior(points, cfg.flood_thin_radius * median_spacing,
-                                      half_side=cfg.domain, resolution=cfg.flood_thin_resolution)
-                if cfg.flood_thin_confirm > 0:  # ... but not through pinholes a thicker fill closes
-                    thin_confirm = flood_exterior(points, cfg.flood_thin_confirm * median_spacing,
-                                                  half_side=cfg.domain, resolution=cfg.flood_thin_resolution)
+                # ... but not through pinholes a thicker fill closes (flood_thin_confirm).
+                radii = [cfg.flood_thin_radius] + ([cfg.flood_thin_confirm] if cfg.flood_thin_confirm > 0 else [])
+                free, *confirm = flood_exteriors(points, [r * median_spacing for r in radii],
+                                                 half_side=cfg.domain, resolution=cfg.flood_thin_resolution)
+                thin_confirm = confirm[0] if confirm else None
             elif (not self.sparse and cfg.flood_min_contact > 0
                   and (contact := free.interior_contact(points)) >= cfg.flood_min_contact):
                 # Walls between the two: a thin shell of interior behind every face (a bowl).
@@ -460,7 +460,7 @@ class SurfaceSampler:
             if min_open:
                 mask &= free.open_directions(at) >= min_open
             if thin_confirm is not None:
-                mask &= thin_confirm.exterior_distance(at) <= thin_confirm.radius
+                mask &= thin_confirm.near_exterior(at, thin_confirm.radius)
             labels[group] = torch.as_tensor(mask, device=self.device)
         share = float(torch.cat(list(labels.values())).float().mean())
         return labels, inside, (f"flood fill: {closed}; {100 * share:.0f} % of pool samples labelled "

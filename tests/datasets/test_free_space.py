@@ -431,3 +431,29 @@ def test_only_the_points_an_interior_backs_count_as_contact():
     assert free.interior_contact(dome) == 0.0
     with pytest.raises(ConfigError, match="flood_min_contact"):
         SurfaceSamplerConfig(flood_min_contact=1.5).validate("sampler")
+
+
+def test_fills_of_several_thickenings_at_once_are_the_fills_one_at_a_time():
+    """flood_exteriors shares one distance transform of the points between thickenings; its
+    block is the widest one's, so compare what the fills say at positions, not their arrays.
+    near_exterior (a tree of the exterior's rim) answers as the block's distance transform."""
+    from sdfrecon.datasets.free_space import flood_exteriors
+
+    points = _tray_points(20_000)
+    spacing = float(np.median(local_spacing(points, 8)))
+    together = flood_exteriors(points, [1.0 * spacing, 1.5 * spacing], resolution=256)
+    at = np.random.default_rng(3).uniform(-1.0, 1.0, size=(50_000, 3))
+    distance = np.full(len(at), 1.0)
+    for fill, radius in zip(together, (1.0, 1.5)):
+        alone = flood_exterior(points, radius * spacing, resolution=256)
+        assert fill.interior_share == alone.interior_share and fill.radius == alone.radius
+        assert np.array_equal(fill.outside(at, distance), alone.outside(at, distance))
+        assert np.array_equal(fill.enclosed(at), alone.enclosed(at))
+        clipped, inside_block = alone._voxels(at)
+        by_transform = alone._exterior_distance()[clipped[:, 0], clipped[:, 1], clipped[:, 2]]
+        for within in (0.5 * spacing, 1.5 * spacing, 4.0 * spacing):
+            expected = ~inside_block | (by_transform <= within)
+            assert np.array_equal(alone.near_exterior(at, within), expected)
+            assert np.array_equal(fill.near_exterior(at, within), expected)
+            if within < spacing:  # the answer is not the same everywhere
+                assert (~expected).sum() > 20
