@@ -225,7 +225,8 @@ def prepare_input(data: TrainingData, cfg: ReconConfig, normalization: Normaliza
     ``data.max_points``, the normals to train with, and ``cfg`` fitted to the point
     spacing. Benchmarks that look at the sampler's labels start from the same."""
     data, strays = _drop_strays(data, cfg)
-    normalization = normalization or Normalization.fit_mode(data.extent_points(), cfg.data.normalize)
+    if normalization is None:
+        normalization = Normalization.fit_mode(data.extent_points(), cfg.data.normalize)
     unit = data.transformed(normalization)
     if unit.kind == "points" and cfg.data.max_points and len(unit.points) > cfg.data.max_points:
         log.info("training on %d of the %d points (data.max_points)", cfg.data.max_points, len(unit.points))
